@@ -1,0 +1,174 @@
+"""PostgreSQL backend of `ApiKeyStore` (psycopg 3, async connection pool).
+
+Rotation locks the key's rows with `SELECT ... FOR UPDATE` inside one
+transaction, so concurrent rotations and revocations of one key serialize and
+a revocation can never be undone by a rotation racing it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from platform_core.errors import Conflict, NotFound, StorageError
+from platform_core.identity.api_key_store import ApiKeyCredential, capped_expiry
+
+__all__ = ["PostgresApiKeyStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_key_credentials (
+    credential_id TEXT PRIMARY KEY,
+    key_id        TEXT NOT NULL,
+    tenant_id     TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    secret_hash   BYTEA NOT NULL,
+    created_at    DOUBLE PRECISION NOT NULL,
+    expires_at    DOUBLE PRECISION,
+    revoked_at    DOUBLE PRECISION
+);
+CREATE INDEX IF NOT EXISTS api_key_credentials_tenant ON api_key_credentials (tenant_id);
+CREATE INDEX IF NOT EXISTS api_key_credentials_key ON api_key_credentials (key_id);
+"""
+
+_COLUMNS = (
+    "credential_id, key_id, tenant_id, name, secret_hash, created_at, expires_at, revoked_at"
+)
+_INSERT = (
+    f"INSERT INTO api_key_credentials ({_COLUMNS}) "  # noqa: S608
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+)
+
+
+def _credential(row: tuple[Any, ...]) -> ApiKeyCredential:
+    return ApiKeyCredential(
+        credential_id=row[0],
+        key_id=row[1],
+        tenant_id=row[2],
+        name=row[3],
+        secret_hash=bytes(row[4]),
+        created_at=row[5],
+        expires_at=row[6],
+        revoked_at=row[7],
+    )
+
+
+def _row(credential: ApiKeyCredential) -> tuple[Any, ...]:
+    return (
+        credential.credential_id,
+        credential.key_id,
+        credential.tenant_id,
+        credential.name,
+        credential.secret_hash,
+        credential.created_at,
+        credential.expires_at,
+        credential.revoked_at,
+    )
+
+
+class PostgresApiKeyStore:
+    """API key credentials in PostgreSQL."""
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def open(cls, dsn: str, *, min_size: int = 1, max_size: int = 10) -> PostgresApiKeyStore:
+        """Open a pool, create the schema if needed and return a ready store."""
+        pool = AsyncConnectionPool(dsn, min_size=min_size, max_size=max_size, open=False)
+        try:
+            await pool.open(wait=True, timeout=30)
+            async with pool.connection() as conn:
+                await conn.execute(_SCHEMA)
+        except (psycopg.Error, TimeoutError) as error:
+            await pool.close()
+            raise StorageError(f"cannot open the API key store: {error}") from error
+        return cls(pool)
+
+    async def insert(self, credential: ApiKeyCredential) -> None:
+        try:
+            async with self._pool.connection() as conn:
+                await conn.execute(_INSERT, _row(credential))
+        except psycopg.errors.UniqueViolation as error:
+            raise Conflict(
+                f"API key credential {credential.credential_id!r} already exists"
+            ) from error
+        except psycopg.Error as error:
+            raise StorageError(f"API key store failed: {error}") from error
+
+    async def get(self, credential_id: str) -> ApiKeyCredential | None:
+        try:
+            async with self._pool.connection() as conn:
+                cursor = await conn.execute(
+                    f"SELECT {_COLUMNS} FROM api_key_credentials WHERE credential_id = %s",  # noqa: S608
+                    (credential_id,),
+                )
+                row = await cursor.fetchone()
+        except psycopg.Error as error:
+            raise StorageError(f"API key store failed: {error}") from error
+        return None if row is None else _credential(row)
+
+    async def _list(self, where: str, value: str) -> list[ApiKeyCredential]:
+        query = (
+            f"SELECT {_COLUMNS} FROM api_key_credentials WHERE {where} = %s "  # noqa: S608
+            "ORDER BY created_at, credential_id"
+        )
+        try:
+            async with self._pool.connection() as conn:
+                cursor = await conn.execute(query, (value,))
+                rows = await cursor.fetchall()
+        except psycopg.Error as error:
+            raise StorageError(f"API key store failed: {error}") from error
+        return [_credential(row) for row in rows]
+
+    async def list_for_tenant(self, tenant_id: str) -> list[ApiKeyCredential]:
+        return await self._list("tenant_id", tenant_id)
+
+    async def list_for_key(self, key_id: str) -> list[ApiKeyCredential]:
+        return await self._list("key_id", key_id)
+
+    async def rotate(self, key_id: str, new: ApiKeyCredential, old_expires_at: float) -> None:
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                cursor = await conn.execute(
+                    "SELECT credential_id, expires_at, revoked_at FROM api_key_credentials "
+                    "WHERE key_id = %s FOR UPDATE",
+                    (key_id,),
+                )
+                rows = await cursor.fetchall()
+                if not rows:
+                    raise NotFound(f"API key {key_id!r} does not exist")
+                live = [(cid, expires) for cid, expires, revoked in rows if revoked is None]
+                if not live:
+                    raise Conflict(f"API key {key_id!r} is revoked")
+                for credential_id, expires_at in live:
+                    await conn.execute(
+                        "UPDATE api_key_credentials SET expires_at = %s WHERE credential_id = %s",
+                        (capped_expiry(expires_at, old_expires_at), credential_id),
+                    )
+                await conn.execute(_INSERT, _row(new))
+        except psycopg.errors.UniqueViolation as error:
+            raise Conflict(f"API key credential {new.credential_id!r} already exists") from error
+        except psycopg.Error as error:
+            raise StorageError(f"API key store failed: {error}") from error
+
+    async def revoke(self, key_id: str, revoked_at: float) -> None:
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                cursor = await conn.execute(
+                    "SELECT credential_id FROM api_key_credentials WHERE key_id = %s FOR UPDATE",
+                    (key_id,),
+                )
+                if not await cursor.fetchall():
+                    raise NotFound(f"API key {key_id!r} does not exist")
+                await conn.execute(
+                    "UPDATE api_key_credentials SET revoked_at = %s "
+                    "WHERE key_id = %s AND revoked_at IS NULL",
+                    (revoked_at, key_id),
+                )
+        except psycopg.Error as error:
+            raise StorageError(f"API key store failed: {error}") from error
+
+    async def close(self) -> None:
+        await self._pool.close()

@@ -1,0 +1,195 @@
+"""SQLite backend of `ApiKeyStore` (stdlib sqlite3, run in worker threads).
+
+Each operation opens its own connection inside `asyncio.to_thread`, so no
+connection is ever shared between threads; WAL mode lets readers proceed while
+a rotation or revocation commits. Rotation runs under `BEGIN IMMEDIATE`, so
+two concurrent rotations of one key serialize instead of interleaving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from platform_core.errors import Conflict, NotFound, StorageError
+from platform_core.identity.api_key_store import ApiKeyCredential, capped_expiry
+
+__all__ = ["SqliteApiKeyStore"]
+
+_T = TypeVar("_T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_key_credentials (
+    credential_id TEXT PRIMARY KEY,
+    key_id        TEXT NOT NULL,
+    tenant_id     TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    secret_hash   BLOB NOT NULL,
+    created_at    REAL NOT NULL,
+    expires_at    REAL,
+    revoked_at    REAL
+);
+CREATE INDEX IF NOT EXISTS api_key_credentials_tenant ON api_key_credentials (tenant_id);
+CREATE INDEX IF NOT EXISTS api_key_credentials_key ON api_key_credentials (key_id);
+"""
+
+_COLUMNS = (
+    "credential_id, key_id, tenant_id, name, secret_hash, created_at, expires_at, revoked_at"
+)
+
+_Row = tuple[str, str, str, str, bytes, float, float | None, float | None]
+
+
+def _credential(row: _Row) -> ApiKeyCredential:
+    return ApiKeyCredential(
+        credential_id=row[0],
+        key_id=row[1],
+        tenant_id=row[2],
+        name=row[3],
+        secret_hash=bytes(row[4]),
+        created_at=row[5],
+        expires_at=row[6],
+        revoked_at=row[7],
+    )
+
+
+def _row(credential: ApiKeyCredential) -> _Row:
+    return (
+        credential.credential_id,
+        credential.key_id,
+        credential.tenant_id,
+        credential.name,
+        credential.secret_hash,
+        credential.created_at,
+        credential.expires_at,
+        credential.revoked_at,
+    )
+
+
+class SqliteApiKeyStore:
+    """API key credentials in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    @classmethod
+    async def open(cls, path: Path) -> SqliteApiKeyStore:
+        """Create the schema if needed and return a ready store."""
+        store = cls(path)
+        await store._run(lambda db: db.executescript(_SCHEMA))
+        return store
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self._path, timeout=30, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        return db
+
+    async def _run(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
+        def in_thread() -> _T:
+            db = self._connect()
+            try:
+                return operation(db)
+            finally:
+                db.close()
+
+        try:
+            return await asyncio.to_thread(in_thread)
+        except sqlite3.IntegrityError as error:
+            raise Conflict("API key credential already exists") from error
+        except sqlite3.Error as error:
+            raise StorageError(f"API key store failed: {error}") from error
+
+    async def insert(self, credential: ApiKeyCredential) -> None:
+        def insert(db: sqlite3.Connection) -> None:
+            db.execute(
+                f"INSERT INTO api_key_credentials ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                _row(credential),
+            )
+
+        await self._run(insert)
+
+    async def get(self, credential_id: str) -> ApiKeyCredential | None:
+        def get(db: sqlite3.Connection) -> ApiKeyCredential | None:
+            row = db.execute(
+                f"SELECT {_COLUMNS} FROM api_key_credentials WHERE credential_id = ?",  # noqa: S608
+                (credential_id,),
+            ).fetchone()
+            return None if row is None else _credential(row)
+
+        return await self._run(get)
+
+    async def _list(self, column: str, value: str) -> list[ApiKeyCredential]:
+        def select(db: sqlite3.Connection) -> list[ApiKeyCredential]:
+            rows = db.execute(
+                f"SELECT {_COLUMNS} FROM api_key_credentials WHERE {column} = ? "  # noqa: S608
+                "ORDER BY created_at, credential_id",
+                (value,),
+            ).fetchall()
+            return [_credential(row) for row in rows]
+
+        return await self._run(select)
+
+    async def list_for_tenant(self, tenant_id: str) -> list[ApiKeyCredential]:
+        return await self._list("tenant_id", tenant_id)
+
+    async def list_for_key(self, key_id: str) -> list[ApiKeyCredential]:
+        return await self._list("key_id", key_id)
+
+    async def rotate(self, key_id: str, new: ApiKeyCredential, old_expires_at: float) -> None:
+        def rotate(db: sqlite3.Connection) -> None:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                rows = db.execute(
+                    "SELECT credential_id, expires_at, revoked_at FROM api_key_credentials "
+                    "WHERE key_id = ?",
+                    (key_id,),
+                ).fetchall()
+                if not rows:
+                    raise NotFound(f"API key {key_id!r} does not exist")
+                live = [(cid, expires) for cid, expires, revoked in rows if revoked is None]
+                if not live:
+                    raise Conflict(f"API key {key_id!r} is revoked")
+                for credential_id, expires_at in live:
+                    db.execute(
+                        "UPDATE api_key_credentials SET expires_at = ? WHERE credential_id = ?",
+                        (capped_expiry(expires_at, old_expires_at), credential_id),
+                    )
+                db.execute(
+                    f"INSERT INTO api_key_credentials ({_COLUMNS}) "  # noqa: S608
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    _row(new),
+                )
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+        await self._run(rotate)
+
+    async def revoke(self, key_id: str, revoked_at: float) -> None:
+        def revoke(db: sqlite3.Connection) -> None:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                found = db.execute(
+                    "SELECT 1 FROM api_key_credentials WHERE key_id = ? LIMIT 1", (key_id,)
+                ).fetchone()
+                if found is None:
+                    raise NotFound(f"API key {key_id!r} does not exist")
+                db.execute(
+                    "UPDATE api_key_credentials SET revoked_at = ? "
+                    "WHERE key_id = ? AND revoked_at IS NULL",
+                    (revoked_at, key_id),
+                )
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+        await self._run(revoke)
+
+    async def close(self) -> None:
+        """Nothing to release: connections live only for one operation."""
