@@ -1,0 +1,319 @@
+"""Canonical JSON bytes and the SHA-256 digests every Decision Gate hash is built on.
+
+The bytes must equal those of the reference (serde_jcs 0.1.0), or no spec,
+runpack or tool-call hash would match. The rule (spec core.md §5.2):
+
+* no whitespace; `null`, `true`, `false`; integers in exact decimal, even
+  beyond 2**53 (only the i64/u64 range exists; other ints are rejected);
+* floats as ECMAScript `Number.prototype.toString`: shortest round-trip
+  digits, plain notation for 1e-7 < |x| < 1e21, `-0.0` is `0`; NaN and
+  infinities are rejected;
+* strings in UTF-8 with only `"`, `\\`, `\\b \\f \\n \\r \\t` and `\\u00xx` (lower-case
+  hex, other controls) escaped; `/`, DEL and all non-ASCII are literal;
+* object members ordered by the bytes of each key's escaped form *including
+  its quotes*, so a key followed by a space or `!` sorts before its prefix
+  (`"a b"` < `"a"`) and escaped keys sort by their escape text;
+* arrays (`list`, or `tuple`) in order; any other Python type is rejected.
+
+Speed. Hashing sits on every trigger, so the common case runs in C: the
+standard encoder (`sort_keys`, compact, `ensure_ascii=False`) already writes
+strings and integers exactly as above and orders keys by code point, which
+equals the canonical order unless a key holds a character below U+0023 (a
+control, space, `!` or `"`). Two compiled scans of its output then decide:
+a key with such a character sends the value to the pure-Python encoder
+`_encode_slow`, which is correct for everything; float tokens (Python's
+`repr`) are rewritten in place, or, in the rare text that also contains an
+escaped quote, handed to the slow encoder too. Both paths are
+property-tested to give identical bytes.
+
+Object keys must be `str`. The slow path rejects other keys; the fast path
+trusts the `JsonValue` type here (as `json.dumps`, it writes an all-int-keyed
+dict with its keys as strings), because checking every key at run time costs
+more than the encoding itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Callable
+from typing import Final, NoReturn
+
+import attrs
+
+from decision_gate.core.errors import ControlPlaneError, InvalidInput
+from decision_gate.core.jsonvalue import I64_MIN, U64_MAX, JsonValue
+
+SHA256: Final = "sha256"
+HASH_ALGORITHMS: Final = frozenset({SHA256})
+
+
+class CanonicalizationError(ControlPlaneError):
+    """The value has no canonical JSON form (non-finite float, non-JSON type, ...)."""
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(f"failed to canonicalize json: {detail}")
+
+
+class SizeLimitExceeded(ControlPlaneError):
+    """The canonical form is longer than the caller allows."""
+
+    def __init__(self, limit: int, actual: int) -> None:
+        self.limit = limit
+        self.actual = actual
+        super().__init__(f"canonical json exceeds size limit ({actual} > {limit})")
+
+
+def _known_algorithm(_instance: object, _attribute: object, algorithm: str) -> None:
+    if algorithm not in HASH_ALGORITHMS:
+        raise InvalidInput(f"unsupported hash algorithm: {algorithm!r}", "algorithm")
+
+
+@attrs.frozen(kw_only=True)
+class HashDigest:
+    """A content hash as the reference writes it: `{"algorithm": "sha256", "value": hex}`.
+
+    `value` is lowercase hex when computed here; a parsed digest keeps its
+    text as given (the reference does not check it), so comparison is exact.
+    """
+
+    algorithm: str = attrs.field(default=SHA256, validator=_known_algorithm)
+    value: str
+
+    def to_json(self) -> dict[str, JsonValue]:
+        return {"algorithm": self.algorithm, "value": self.value}
+
+    @classmethod
+    def from_json(cls, obj: JsonValue) -> HashDigest:
+        if not isinstance(obj, dict):
+            raise InvalidInput("hash digest must be an object")
+        algorithm = obj.get("algorithm")
+        value = obj.get("value")
+        if not isinstance(algorithm, str):
+            raise InvalidInput("missing or non-string field", "algorithm")
+        if not isinstance(value, str):
+            raise InvalidInput("missing or non-string field", "value")
+        return cls(algorithm=algorithm, value=value)
+
+
+# --- the pure-Python encoder (correct for every input) ---------------------
+
+_escape_string: Callable[[str], str] = json.encoder.encode_basestring
+
+
+def _fail_unsupported(value: object) -> NoReturn:
+    raise CanonicalizationError(f"unsupported type {type(value).__name__}")
+
+
+def format_float(number: float) -> str:
+    """ECMAScript `Number.prototype.toString` of a finite float."""
+    if number == 0:
+        return "0"
+    if not math.isfinite(number):
+        raise CanonicalizationError("non-finite float")
+    sign = "-" if number < 0 else ""
+    mantissa, _, exponent = repr(abs(number)).partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    padded = whole + fraction
+    digits = padded.lstrip("0")
+    # The decimal point sits `point` digits into `digits`: value = 0.digits * 10**point.
+    point = len(whole) + (int(exponent) if exponent else 0) - (len(padded) - len(digits))
+    digits = digits.rstrip("0")
+    count = len(digits)
+    if count <= point <= 21:
+        return sign + digits + "0" * (point - count)
+    if 0 < point <= 21:
+        return f"{sign}{digits[:point]}.{digits[point:]}"
+    if -6 < point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    power = point - 1
+    exponent_text = f"e{'+' if power >= 0 else '-'}{abs(power)}"
+    if count == 1:
+        return sign + digits + exponent_text
+    return f"{sign}{digits[0]}.{digits[1:]}{exponent_text}"
+
+
+def _format_int(number: int) -> str:
+    if not I64_MIN <= number <= U64_MAX:
+        raise CanonicalizationError(f"integer out of the i64/u64 range: {number}")
+    return int.__repr__(number)
+
+
+def _member_order(quoted_key: str) -> bytes:
+    try:
+        return quoted_key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise CanonicalizationError("object key is not valid Unicode") from None
+
+
+def _write(value: object, out: list[str]) -> None:
+    if value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, str):
+        out.append(_escape_string(value))
+    elif isinstance(value, int):
+        out.append(_format_int(value))
+    elif isinstance(value, float):
+        out.append(format_float(float(value)))
+    elif isinstance(value, list | tuple):
+        out.append("[")
+        for index, item in enumerate(value):
+            if index:
+                out.append(",")
+            _write(item, out)
+        out.append("]")
+    elif isinstance(value, dict):
+        members: list[tuple[bytes, str, object]] = []
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise CanonicalizationError(
+                    f"object key must be a string, not {type(key).__name__}"
+                )
+            quoted_key = _escape_string(key)
+            members.append((_member_order(quoted_key), quoted_key, item))
+        members.sort(key=lambda member: member[0])
+        out.append("{")
+        for index, (_, quoted_key, item) in enumerate(members):
+            if index:
+                out.append(",")
+            out.append(quoted_key)
+            out.append(":")
+            _write(item, out)
+        out.append("}")
+    else:
+        _fail_unsupported(value)
+
+
+def _encode_slow(value: object) -> str:
+    out: list[str] = []
+    try:
+        _write(value, out)
+    except RecursionError:
+        raise CanonicalizationError("value is nested too deeply or circular") from None
+    return "".join(out)
+
+
+# --- the fast path: the C encoder, checked and patched ---------------------
+
+_C_ENCODER: Final = json.JSONEncoder(
+    skipkeys=False,
+    ensure_ascii=False,
+    check_circular=False,
+    allow_nan=False,
+    sort_keys=True,
+    separators=(",", ":"),
+    default=_fail_unsupported,
+)
+
+# An object key holding a character below U+0023: a space, `!`, or any escape
+# except `\\` (escapes stand for controls and `"`; an escaped backslash sorts
+# like the raw one). Matching starts at the `{` or `,` before each key, so every
+# key is examined from its first character; possessive loops keep it linear.
+_KEY_NEEDING_QUOTED_ORDER: Final = re.compile(
+    r'[{,]"(?:[^"\\ !]|\\\\)*+(?:[ !]|\\[^\\])(?:[^"\\]|\\.)*+":', re.DOTALL
+)
+# A number token the C encoder may have written differently from the rule:
+# any float (Python repr has `.` or `e`) and any integer long enough to leave
+# the i64/u64 range. Hits inside strings are sorted out by quote parity.
+_NUMBER_TO_CHECK: Final = re.compile(
+    r"(?:(?<=[:,\[])|^)-?(?:\d+\.\d+(?:e[-+]\d+)?|\d+e[-+]\d+|\d{19,})(?=[,\]}]|$)"
+)
+
+
+def _rewrite_numbers(text: str) -> str:
+    """Rewrite float tokens outside strings; requires `text` to contain no `\\"`.
+
+    Without escaped quotes every `"` delimits a string, so a token is outside
+    all strings iff an even number of quotes precedes it.
+    """
+    pieces: list[str] = []
+    copied_to = 0
+    quotes = 0
+    for match in _NUMBER_TO_CHECK.finditer(text):
+        start, end = match.span()
+        quotes += text.count('"', copied_to, start)
+        pieces.append(text[copied_to:start])
+        copied_to = start
+        token = match.group()
+        if quotes % 2:
+            continue
+        if "." in token or "e" in token:
+            pieces.append(format_float(float(token)))
+        else:
+            pieces.append(_format_int(int(token)))
+        copied_to = end
+    pieces.append(text[copied_to:])
+    return "".join(pieces)
+
+
+def _encode_text(value: JsonValue) -> str:
+    try:
+        text = _C_ENCODER.encode(value)
+    except CanonicalizationError:
+        raise
+    except (ValueError, TypeError, RecursionError):
+        # NaN, mixed key types, circular or deep values: the slow encoder
+        # reports the precise reason.
+        return _encode_slow(value)
+    if _KEY_NEEDING_QUOTED_ORDER.search(text):
+        return _encode_slow(value)
+    if _NUMBER_TO_CHECK.search(text):
+        if '\\"' in text:
+            return _encode_slow(value)
+        return _rewrite_numbers(text)
+    return text
+
+
+def _to_utf8(text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise CanonicalizationError("string is not valid Unicode (lone surrogate)") from None
+
+
+def canonical_json_bytes(value: JsonValue) -> bytes:
+    """The canonical JSON bytes of `value` (module docstring; spec core.md §5.2)."""
+    return _to_utf8(_encode_text(value))
+
+
+def canonical_json_bytes_with_limit(value: JsonValue, max_bytes: int) -> bytes:
+    """Canonical bytes, or `SizeLimitExceeded` iff they are longer than `max_bytes`.
+
+    `actual` is the full canonical length (the reference reports the length
+    written when the limit broke, which is also > `max_bytes`).
+    """
+    if max_bytes < 0:
+        raise InvalidInput(f"size limit must not be negative: {max_bytes}", "max_bytes")
+    data = canonical_json_bytes(value)
+    if len(data) > max_bytes:
+        raise SizeLimitExceeded(limit=max_bytes, actual=len(data))
+    return data
+
+
+def _encode_slow_bytes(value: JsonValue) -> bytes:
+    """The slow encoder alone; tests pin it against the fast path."""
+    return _to_utf8(_encode_slow(value))
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def hash_bytes(data: bytes) -> HashDigest:
+    """SHA-256 of raw bytes, no canonicalisation (bytes evidence and payloads)."""
+    return HashDigest(algorithm=SHA256, value=sha256_hex(data))
+
+
+def hash_canonical(value: JsonValue) -> HashDigest:
+    return hash_bytes(canonical_json_bytes(value))
+
+
+def hash_canonical_with_limit(value: JsonValue, max_bytes: int) -> HashDigest:
+    return hash_bytes(canonical_json_bytes_with_limit(value, max_bytes))
