@@ -90,9 +90,7 @@ def requirement_from_json(obj: JsonValue, path: str = "$") -> Requirement:
 
 def _parse(obj: JsonValue, path: str, depth: int) -> Requirement:
     if depth > MAX_PARSE_DEPTH:
-        raise InvalidInput(
-            f"requirement nested deeper than {MAX_PARSE_DEPTH} levels", path=path
-        )
+        raise InvalidInput(f"requirement nested deeper than {MAX_PARSE_DEPTH} levels", path=path)
     if not isinstance(obj, dict):
         raise InvalidInput(
             f"a requirement must be an object with one of the keys {', '.join(_KINDS)}",
@@ -136,9 +134,7 @@ def _parse_group(body: JsonValue, path: str, depth: int) -> RequireGroup:
         raise InvalidInput("missing field 'reqs'", path=path)
     minimum = body["min"]
     if type(minimum) is not int or not 0 <= minimum <= MAX_GROUP_MIN:
-        raise InvalidInput(
-            f"min must be an integer from 0 to {MAX_GROUP_MIN}", path=f"{path}.min"
-        )
+        raise InvalidInput(f"min must be an integer from 0 to {MAX_GROUP_MIN}", path=f"{path}.min")
     reqs = body["reqs"]
     if not isinstance(reqs, list):
         raise InvalidInput("reqs takes an array of requirements", path=f"{path}.reqs")
@@ -346,11 +342,13 @@ def _compile(req: Requirement, depth: int, mode: LogicMode) -> _Node:
         return _compile_group(req.min, members)
     children = tuple(_compile(child, depth + 1, mode) for child in req.children)
     if isinstance(req, And):
-        return _compile_and_kleene(children) if mode is LogicMode.KLEENE else _compile_and_bochvar(
-            children
+        return (
+            _compile_and_kleene(children)
+            if mode is LogicMode.KLEENE
+            else _compile_and_bochvar(children)
         )
-    return _compile_or_kleene(children) if mode is LogicMode.KLEENE else _compile_or_bochvar(
-        children
+    return (
+        _compile_or_kleene(children) if mode is LogicMode.KLEENE else _compile_or_bochvar(children)
     )
 
 
