@@ -83,6 +83,11 @@ class HashDigest:
     algorithm: str = attrs.field(default=SHA256, validator=_known_algorithm)
     value: str
 
+    @classmethod
+    def from_digest_bytes(cls, digest: bytes, algorithm: str = SHA256) -> HashDigest:
+        """A digest from the raw output bytes of the hash function."""
+        return cls(algorithm=algorithm, value=digest.hex())
+
     def to_json(self) -> dict[str, JsonValue]:
         return {"algorithm": self.algorithm, "value": self.value}
 
@@ -146,7 +151,7 @@ def _member_order(quoted_key: str) -> bytes:
     try:
         return quoted_key.encode("utf-8")
     except UnicodeEncodeError:
-        raise CanonicalizationError("object key is not valid Unicode") from None
+        raise CanonicalizationError("string is not valid Unicode (lone surrogate)") from None
 
 
 def _write(value: object, out: list[str]) -> None:
@@ -308,7 +313,7 @@ def sha256_hex(data: bytes) -> str:
 
 def hash_bytes(data: bytes) -> HashDigest:
     """SHA-256 of raw bytes, no canonicalisation (bytes evidence and payloads)."""
-    return HashDigest(algorithm=SHA256, value=sha256_hex(data))
+    return HashDigest.from_digest_bytes(hashlib.sha256(data).digest())
 
 
 def hash_canonical(value: JsonValue) -> HashDigest:

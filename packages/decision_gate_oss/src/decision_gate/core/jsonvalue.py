@@ -102,9 +102,7 @@ def loads(text: str | bytes) -> JsonValue:
         try:
             text = bytes(text).decode("utf-8")
         except UnicodeDecodeError as error:
-            raise JsonDecodeError(
-                f"invalid JSON: not UTF-8 (byte {error.start})"
-            ) from None
+            raise JsonDecodeError(f"invalid JSON: not UTF-8 (byte {error.start})") from None
     parse_int = _parse_int if _SPECIAL_INT_LITERAL.search(text) else None
     try:
         value: JsonValue = json.loads(
