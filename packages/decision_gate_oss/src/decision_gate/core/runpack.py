@@ -49,7 +49,7 @@ import contextlib
 import enum
 import hashlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Iterable, Mapping
 from typing import Any, Final, Protocol, TypeVar
 
 import attrs
@@ -230,7 +230,7 @@ class RunpackSource(Protocol):
     `/`-separated path, so that the verifier can report unlisted files.
     """
 
-    def read_chunks(self, path: str, max_bytes: int) -> AsyncIterator[bytes]: ...
+    def read_chunks(self, path: str, max_bytes: int) -> AsyncGenerator[bytes, None]: ...
 
     async def list_files(self) -> list[str]: ...
 
@@ -332,13 +332,14 @@ class RunpackBuilder:
         security: SecurityContext | None = None,
         verifier_mode: VerifierMode = VerifierMode.OFFLINE_STRICT,
     ) -> None:
-        if not isinstance(spec_json, dict) or not isinstance(spec_json.get("scenario_id"), str):
+        scenario_id = spec_json.get("scenario_id") if isinstance(spec_json, dict) else None
+        if not isinstance(scenario_id, str):
             raise RunpackError("scenario spec must be an object with a string scenario_id")
         self._spec_bytes = canonical_json_bytes(spec_json)
         computed = hash_bytes(self._spec_bytes)
         if computed != spec_hash:
             raise RunpackError("hashing error: run state spec hash mismatch")
-        self._scenario_id: str = spec_json["scenario_id"]
+        self._scenario_id = scenario_id
         self._spec_hash = computed
         self._tenant_id = tenant_id
         self._namespace_id = namespace_id
@@ -493,7 +494,7 @@ class MemoryRunpackSource:
         self._files = dict(files)
         self._chunk_size = chunk_size
 
-    async def read_chunks(self, path: str, max_bytes: int) -> AsyncIterator[bytes]:
+    async def read_chunks(self, path: str, max_bytes: int) -> AsyncGenerator[bytes, None]:
         data = self._files.get(path)
         if data is None:
             raise ArtifactReadError(f"artifact not found: {path}")
@@ -630,7 +631,7 @@ async def _hash_artifact(source: RunpackSource, path: str) -> HashDigest:
     return HashDigest(algorithm=HASH_ALGORITHM, value=sha.hexdigest())
 
 
-async def _array_items(source: RunpackSource, path: str) -> AsyncIterator[Any]:
+async def _array_items(source: RunpackSource, path: str) -> AsyncGenerator[Any, None]:
     """Items of a JSON array artifact; read errors are wrapped in `_ReadFailed`."""
     stream = JsonArrayItems()
     size = 0
