@@ -165,7 +165,7 @@ async def test_a_naive_clock_is_rejected_before_anything_is_written(
 
     store = MemoryAuditStore()
     log = await AuditLog.open(
-        store, verifier=signer.verifier(), clock=lambda: datetime(2026, 1, 1)  # noqa: DTZ001
+        store, verifier=signer.verifier(), clock=lambda: datetime(2026, 1, 1)
     )
     with pytest.raises(InvalidInput, match="timezone-aware"):
         await log.append(event(1))
