@@ -1,0 +1,336 @@
+"""Engine transitions: advance, complete, branch, timeouts and disclosure (spec §4.6, §4.10,
+§4.11; vectors E1-E3, E5-E13).
+
+Unless a test says otherwise the run is the vectors' default: tenant 1, namespace 1,
+`run-1`, started at Logical 0 without initial dispatch, one agent dispatch target, and a
+provider answering every query with verified `true`.
+"""
+
+from __future__ import annotations
+
+import pytest
+from engine_driver import (
+    READY,
+    RunDriver,
+    always,
+    at,
+    branch,
+    compile_json,
+    evidence,
+    gate,
+    packet,
+    ready_gate_stage,
+    scenario_json,
+    stage,
+)
+
+from decision_gate.core.engine import (
+    GateResolutionFailed,
+    RecordingDispatcher,
+    TriggerTimeMismatch,
+)
+from decision_gate.core.model import (
+    AdvanceOutcome,
+    CompleteOutcome,
+    DispatchReceipt,
+    DispatchTarget,
+    FailOutcome,
+    HoldOutcome,
+    PacketEnvelope,
+    PacketPayload,
+    RunStatus,
+    UnixMillis,
+)
+from decision_gate.core.runlog import LogKind
+
+
+def two_stage_run() -> RunDriver:
+    """E1/E2: stage-1 gated on `ready` (linear) → stage-2 with one packet, terminal."""
+    spec = scenario_json(
+        [
+            ready_gate_stage(),
+            stage("stage-2", advance_to={"kind": "terminal"}, entry_packets=[packet("packet-1")]),
+        ],
+        [READY],
+    )
+    driver = RunDriver(compile_json(spec))
+    driver.start()
+    return driver
+
+
+def test_e1_replayed_next_returns_the_same_advance_with_its_packet() -> None:
+    driver = two_stage_run()
+
+    first = driver.next("trigger-1", at(1))
+    second = driver.next("trigger-1", at(1))
+
+    assert first.decision.outcome == AdvanceOutcome("stage-1", "stage-2", timeout=False)
+    assert len(first.packets) == 1
+    assert second == first
+
+
+def test_e1_status_lists_the_packet_issued_once() -> None:
+    driver = two_stage_run()
+    driver.next("trigger-1", at(1))
+    driver.next("trigger-1", at(1))
+
+    status = driver.status(at(2))
+
+    assert status.issued_packet_ids == ("packet-1",)
+    assert status.current_stage_id == "stage-2"
+
+
+def test_e2_next_trigger_on_the_terminal_stage_completes_the_run() -> None:
+    driver = two_stage_run()
+
+    first = driver.next("trigger-1", at(1))
+    second = driver.next("trigger-2", at(2))
+
+    assert first.status is RunStatus.ACTIVE
+    assert second.decision.outcome == CompleteOutcome("stage-2")
+    assert second.status is RunStatus.COMPLETED
+    assert driver.run.status is RunStatus.COMPLETED
+
+
+def test_e3_advance_records_the_trigger_time_as_the_stage_entry_time() -> None:
+    spec = scenario_json([ready_gate_stage(), stage("stage-2")], [READY])
+    driver = RunDriver(compile_json(spec), provider={"ready": evidence(True)})
+    driver.start()
+
+    advanced = driver.trigger("trigger-1", at(1))
+
+    assert advanced.decision.outcome == AdvanceOutcome("stage-1", "stage-2", timeout=False)
+    assert driver.run.stage_entered_at == at(1)
+    assert driver.run.status is RunStatus.ACTIVE
+
+
+def test_e3_trigger_on_the_last_linear_stage_completes_the_run() -> None:
+    spec = scenario_json([ready_gate_stage(), stage("stage-2")], [READY])
+    driver = RunDriver(compile_json(spec), provider={"ready": evidence(True)})
+    driver.start()
+    driver.trigger("trigger-1", at(1))
+
+    completed = driver.trigger("trigger-2", at(2))
+
+    assert completed.decision.outcome == CompleteOutcome("stage-2")
+    assert completed.status is RunStatus.COMPLETED
+
+
+def test_a_false_gate_holds_the_run_instead_of_failing_it() -> None:
+    spec = scenario_json([ready_gate_stage(), stage("stage-2")], [READY])
+    driver = RunDriver(compile_json(spec), provider=always(evidence(False)))
+    driver.start()
+
+    result = driver.trigger("trigger-1", at(1))
+
+    assert isinstance(result.decision.outcome, HoldOutcome)
+    assert result.status is RunStatus.ACTIVE
+    assert driver.run.current_stage_id == "stage-1"
+
+
+def branch_run(rules: list[tuple[str, str, str]], default: str | None) -> RunDriver:
+    """stage-1 with gate-1 (true) branching; every other stage is an empty terminal."""
+    spec = scenario_json(
+        [
+            stage(
+                "stage-1",
+                [gate("gate-1", {"Condition": "ready"})],
+                advance_to=branch(rules, default),
+            ),
+            *(
+                stage(stage_id, advance_to={"kind": "terminal"})
+                for stage_id in ("stage-2", "stage-a", "stage-b", "stage-default")
+            ),
+        ],
+        [READY],
+    )
+    driver = RunDriver(compile_json(spec))
+    driver.start()
+    return driver
+
+
+def test_e5_the_first_matching_branch_rule_wins() -> None:
+    driver = branch_run(
+        [("gate-1", "true", "stage-a"), ("gate-1", "true", "stage-b")], "stage-default"
+    )
+
+    result = driver.trigger("trigger-1", at(1))
+
+    assert result.decision.outcome == AdvanceOutcome("stage-1", "stage-a", timeout=False)
+
+
+def test_e6_a_branch_with_no_matching_rule_takes_the_default() -> None:
+    driver = branch_run([("gate-1", "false", "stage-2")], "stage-default")
+
+    result = driver.trigger("trigger-1", at(1))
+
+    assert result.decision.outcome == AdvanceOutcome("stage-1", "stage-default", timeout=False)
+
+
+def test_e7_a_branch_with_no_match_and_no_default_is_an_error_that_records_nothing() -> None:
+    driver = branch_run([("gate-1", "false", "stage-2")], None)
+    before = driver.run
+
+    with pytest.raises(GateResolutionFailed, match="gate resolution failed: no branch matched"):
+        driver.trigger("trigger-1", at(1))
+
+    assert driver.run == before
+    assert all(not records for records in driver.logs.values())
+
+
+def test_e8_a_stage_without_gates_advances_on_the_first_trigger() -> None:
+    driver = RunDriver(compile_json(scenario_json([stage("stage-1"), stage("stage-2")])))
+    driver.start()
+
+    result = driver.trigger("trigger-1", at(1))
+
+    assert result.decision.outcome == AdvanceOutcome("stage-1", "stage-2", timeout=False)
+    assert driver.provider_calls == []
+
+
+def test_e9_an_expired_stage_with_policy_fail_fails_the_run() -> None:
+    spec = scenario_json(
+        [ready_gate_stage(advance_to={"kind": "terminal"}, timeout_ms=5, on_timeout="fail")],
+        [READY],
+    )
+    driver = RunDriver(compile_json(spec))
+    driver.start()
+
+    result = driver.tick("tick-1", at(10))
+
+    assert result.decision.outcome == FailOutcome("timeout")
+    assert result.status is RunStatus.FAILED
+    assert driver.logs[LogKind.GATE_EVALS] == []
+
+
+def test_e10_advance_with_flag_moves_on_with_the_timeout_flag_set() -> None:
+    spec = scenario_json(
+        [stage("stage-1", timeout_ms=5, on_timeout="advance_with_flag"), stage("stage-2")]
+    )
+    driver = RunDriver(compile_json(spec))
+    driver.start()
+
+    result = driver.tick("tick-1", at(10))
+
+    assert result.decision.outcome == AdvanceOutcome("stage-1", "stage-2", timeout=True)
+    assert driver.run.current_stage_id == "stage-2"
+    assert driver.run.stage_entered_at == at(10)
+
+
+def test_e11_alternate_branch_routes_on_unknown_without_evaluating_the_gate() -> None:
+    spec = scenario_json(
+        [
+            stage(
+                "stage-1",
+                [gate("gate-1", {"Condition": "ready"})],
+                advance_to=branch([("gate-1", "unknown", "stage-timeout")], "stage-default"),
+                timeout_ms=5,
+                on_timeout="alternate_branch",
+            ),
+            stage("stage-timeout", advance_to={"kind": "terminal"}),
+            stage("stage-default", advance_to={"kind": "terminal"}),
+        ],
+        [READY],
+    )
+    driver = RunDriver(compile_json(spec))
+    driver.start()
+
+    result = driver.tick("tick-1", at(10))
+
+    assert result.decision.outcome == AdvanceOutcome("stage-1", "stage-timeout", timeout=True)
+    assert driver.logs[LogKind.GATE_EVALS] == []
+    assert driver.provider_calls == []
+
+
+def test_e12_a_tick_before_the_deadline_evaluates_normally() -> None:
+    spec = scenario_json([stage("stage-1", timeout_ms=10, on_timeout="fail"), stage("stage-2")])
+    driver = RunDriver(compile_json(spec))
+    driver.start()
+
+    result = driver.tick("tick-1", at(5))
+
+    assert result.decision.outcome == AdvanceOutcome("stage-1", "stage-2", timeout=False)
+
+
+def test_a_late_trigger_that_is_not_a_tick_never_times_out() -> None:
+    spec = scenario_json(
+        [ready_gate_stage(timeout_ms=5, on_timeout="fail"), stage("stage-2")], [READY]
+    )
+    driver = RunDriver(compile_json(spec), provider=always(evidence(False)))
+    driver.start()
+
+    result = driver.trigger("trigger-1", at(1000))
+
+    assert isinstance(result.decision.outcome, HoldOutcome)
+
+
+def test_a_tick_of_another_timestamp_kind_is_an_error_that_records_nothing() -> None:
+    spec = scenario_json([stage("stage-1", timeout_ms=5, on_timeout="fail")])
+    driver = RunDriver(compile_json(spec))
+    driver.start()
+    before = driver.run
+
+    with pytest.raises(TriggerTimeMismatch, match="matching timestamp kinds"):
+        driver.tick("tick-1", UnixMillis(10))  # type: ignore[arg-type]
+
+    assert driver.run == before
+
+
+class DenyAll:
+    def authorize(
+        self, target: DispatchTarget, envelope: PacketEnvelope, payload: PacketPayload
+    ) -> bool:
+        return False
+
+
+class CountingDispatcher:
+    """The recording dispatcher, counting how often it is asked to deliver."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def dispatch(
+        self, target: DispatchTarget, envelope: PacketEnvelope, payload: PacketPayload
+    ) -> DispatchReceipt:
+        self.calls += 1
+        return RecordingDispatcher().dispatch(target, envelope, payload)
+
+
+def test_e13_a_denied_disclosure_fails_the_run_without_dispatching() -> None:
+    spec = scenario_json(
+        [
+            ready_gate_stage(advance_to={"kind": "fixed", "stage_id": "stage-2"}),
+            stage("stage-2", entry_packets=[packet("packet-1")]),
+        ],
+        [READY],
+    )
+    dispatcher = CountingDispatcher()
+    driver = RunDriver(compile_json(spec), policy=DenyAll(), dispatcher=dispatcher)
+    driver.start()
+
+    result = driver.trigger("trigger-1", at(1))
+
+    assert result.decision.outcome == FailOutcome("policy denied disclosure")
+    assert result.status is RunStatus.FAILED
+    assert driver.run.current_stage_id == "stage-1"
+    assert len(driver.logs[LogKind.TOOL_CALLS]) == 1
+    assert driver.packets == []
+    assert dispatcher.calls == 0
+
+
+def test_an_advance_dispatches_each_entry_packet_to_each_target() -> None:
+    spec = scenario_json(
+        [ready_gate_stage(), stage("stage-2", entry_packets=[packet("packet-1")])], [READY]
+    )
+    dispatcher = CountingDispatcher()
+    driver = RunDriver(compile_json(spec), dispatcher=dispatcher)
+    driver.start()
+
+    result = driver.trigger("trigger-1", at(1), correlation_id="corr-1")
+
+    (issued,) = result.packets
+    assert dispatcher.calls == 1
+    assert issued.decision_id == result.decision.decision_id
+    assert issued.envelope.issued_at == at(1)
+    assert issued.envelope.correlation_id == "corr-1"
+    assert len(issued.receipts) == 1
