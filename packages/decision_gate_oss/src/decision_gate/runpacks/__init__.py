@@ -1,0 +1,19 @@
+"""Runpack storage implementations shipped with decision_gate (the filesystem one)."""
+
+from decision_gate.runpacks.filesystem import (
+    FilesystemRunpackReader,
+    FilesystemRunpackStorage,
+    FilesystemRunpackWriter,
+    open_runpack_directory,
+    validate_runpack_path,
+    verify_runpack_directory,
+)
+
+__all__ = [
+    "FilesystemRunpackReader",
+    "FilesystemRunpackStorage",
+    "FilesystemRunpackWriter",
+    "open_runpack_directory",
+    "validate_runpack_path",
+    "verify_runpack_directory",
+]
