@@ -110,8 +110,9 @@ async def test_racing_admins_never_resurrect_a_deleted_tenant(catalog: TenantCat
         *(catalog.reactivate_tenant("acme") for _ in range(5)),
         return_exceptions=True,
     )
-    assert all(not isinstance(o, BaseException) or isinstance(o, IllegalTransition)
-               for o in outcomes)
+    assert all(
+        not isinstance(o, BaseException) or isinstance(o, IllegalTransition) for o in outcomes
+    )
     final = await catalog.tenant("acme")
     assert final.state is DELETED
 
@@ -301,8 +302,14 @@ async def test_roles_are_opaque_strings_kept_verbatim(catalog: TenantCatalog) ->
 
 @pytest.mark.parametrize(
     ("subject", "roles"),
-    [("", ["r"]), ("   ", ["r"]), ("user", [""]), ("user", ["x" * 129]), ("user", "TenantAdmin"),
-     ("user\x00", ["r"])],
+    [
+        ("", ["r"]),
+        ("   ", ["r"]),
+        ("user", [""]),
+        ("user", ["x" * 129]),
+        ("user", "TenantAdmin"),
+        ("user\x00", ["r"]),
+    ],
 )
 async def test_a_malformed_membership_is_invalid_input(
     catalog: TenantCatalog, subject: str, roles: list[str]

@@ -1,0 +1,184 @@
+"""SQLite backend of `UsageStore` (stdlib sqlite3, run in worker threads).
+
+`apply` runs under `BEGIN IMMEDIATE`: the write lock is taken before the
+idempotency lookup and the counter read, so processes sharing the file
+serialize on it and none can admit against a counter another is changing.
+Each operation opens its own connection, so no connection crosses threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from platform_core.errors import StorageError
+from platform_core.quota.metrics import UsageMetric
+from platform_core.quota.model import LedgerEntry
+from platform_core.quota.store import Applied, OverLimit, Replayed, StoreOutcome, UsageRequest
+
+__all__ = ["SqliteUsageStore"]
+
+_T = TypeVar("_T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS quota_ledger (
+    sequence        INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id       TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    metric          TEXT NOT NULL,
+    amount          INTEGER NOT NULL CHECK (amount > 0),
+    fingerprint     TEXT NOT NULL,
+    payload         TEXT NOT NULL,
+    window_start    INTEGER NOT NULL,
+    recorded_at_ms  INTEGER NOT NULL,
+    UNIQUE (tenant_id, idempotency_key)
+);
+CREATE TABLE IF NOT EXISTS quota_counters (
+    tenant_id    TEXT NOT NULL,
+    metric       TEXT NOT NULL,
+    window_start INTEGER NOT NULL,
+    used         INTEGER NOT NULL CHECK (used >= 0),
+    PRIMARY KEY (tenant_id, metric, window_start)
+);
+"""
+
+_ENTRY = (
+    "SELECT sequence, tenant_id, idempotency_key, metric, amount, fingerprint, payload, "
+    "window_start, recorded_at_ms FROM quota_ledger "
+)
+
+_EntryRow = tuple[int, str, str, str, int, str, str, int, int]
+
+
+def _entry(row: _EntryRow) -> LedgerEntry:
+    return LedgerEntry(
+        sequence=row[0],
+        tenant_id=row[1],
+        idempotency_key=row[2],
+        metric=UsageMetric(row[3]),
+        amount=row[4],
+        fingerprint=row[5],
+        payload_json=row[6],
+        window_start=row[7],
+        recorded_at_ms=row[8],
+    )
+
+
+class SqliteUsageStore:
+    """The ledger and counters in one SQLite file, created on first use."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._path = str(path)
+        self._ready = False
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self._path, timeout=60.0, isolation_level=None)
+        if not self._ready:
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.executescript(_SCHEMA)
+            self._ready = True
+        return connection
+
+    async def _run(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
+        def call() -> _T:
+            try:
+                connection = self._connect()
+                try:
+                    return operation(connection)
+                finally:
+                    connection.close()
+            except sqlite3.Error as error:
+                raise StorageError(f"usage store (sqlite): {error}") from error
+
+        return await asyncio.to_thread(call)
+
+    async def apply(self, request: UsageRequest) -> StoreOutcome:
+        def apply(connection: sqlite3.Connection) -> StoreOutcome:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                outcome = _apply_locked(connection, request)
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+            return outcome
+
+        return await self._run(apply)
+
+    async def counter(self, tenant_id: str, metric: UsageMetric, window_start: int) -> int:
+        def read(connection: sqlite3.Connection) -> int:
+            return _counter(connection, tenant_id, metric, window_start)
+
+        return await self._run(read)
+
+    async def entry(self, tenant_id: str, idempotency_key: str) -> LedgerEntry | None:
+        def read(connection: sqlite3.Connection) -> LedgerEntry | None:
+            row = connection.execute(
+                _ENTRY + "WHERE tenant_id = ? AND idempotency_key = ?",
+                (tenant_id, idempotency_key),
+            ).fetchone()
+            return None if row is None else _entry(row)
+
+        return await self._run(read)
+
+    async def entries(self, tenant_id: str) -> list[LedgerEntry]:
+        def read(connection: sqlite3.Connection) -> list[LedgerEntry]:
+            rows = connection.execute(
+                _ENTRY + "WHERE tenant_id = ? ORDER BY sequence", (tenant_id,)
+            ).fetchall()
+            return [_entry(row) for row in rows]
+
+        return await self._run(read)
+
+    async def close(self) -> None:
+        return None
+
+
+def _counter(
+    connection: sqlite3.Connection, tenant_id: str, metric: UsageMetric, window_start: int
+) -> int:
+    row = connection.execute(
+        "SELECT used FROM quota_counters WHERE tenant_id = ? AND metric = ? AND window_start = ?",
+        (tenant_id, metric.value, window_start),
+    ).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def _apply_locked(connection: sqlite3.Connection, request: UsageRequest) -> StoreOutcome:
+    row = connection.execute(
+        _ENTRY + "WHERE tenant_id = ? AND idempotency_key = ?",
+        (request.tenant_id, request.idempotency_key),
+    ).fetchone()
+    if row is not None:
+        return Replayed(_entry(row))
+    used = _counter(connection, request.tenant_id, request.metric, request.window_start)
+    if request.limit is not None and used + request.amount > request.limit:
+        return OverLimit(used)
+    (sequence,) = connection.execute(
+        "INSERT INTO quota_ledger (tenant_id, idempotency_key, metric, amount, fingerprint, "
+        "payload, window_start, recorded_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "RETURNING sequence",
+        (request.tenant_id, request.idempotency_key, request.metric.value, request.amount,
+         request.fingerprint, request.payload_json, request.window_start,
+         request.recorded_at_ms),
+    ).fetchone()
+    connection.execute(
+        "INSERT INTO quota_counters (tenant_id, metric, window_start, used) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (tenant_id, metric, window_start) DO UPDATE SET used = used + excluded.used",
+        (request.tenant_id, request.metric.value, request.window_start, request.amount),
+    )
+    entry = LedgerEntry(
+        sequence=sequence,
+        tenant_id=request.tenant_id,
+        idempotency_key=request.idempotency_key,
+        metric=request.metric,
+        amount=request.amount,
+        fingerprint=request.fingerprint,
+        payload_json=request.payload_json,
+        window_start=request.window_start,
+        recorded_at_ms=request.recorded_at_ms,
+    )
+    return Applied(entry, used + request.amount)
