@@ -61,14 +61,18 @@ def evaluate_comparator(
     absent); `value=None` means no evidence, unlike `JsonEvidence(None)`, which
     is evidence whose value is JSON null.
     """
+    if value is None:
+        if comparator is Comparator.EXISTS:
+            return _FALSE
+        return _TRUE if comparator is Comparator.NOT_EXISTS else _UNKNOWN
     if comparator is Comparator.EXISTS:
-        return _FALSE if value is None else _TRUE
+        return _TRUE
     if comparator is Comparator.NOT_EXISTS:
-        return _TRUE if value is None else _FALSE
-    if value is None or expected is None:
+        return _FALSE
+    if expected is None:
         return _UNKNOWN
     if isinstance(value, JsonEvidence):
-        return _JSON_COMPARATORS[comparator](value.value, expected)
+        return _JSON_COMPARATORS[id(comparator)](value.value, expected)
     return _compare_bytes(comparator, value.value, expected)
 
 
@@ -331,7 +335,7 @@ def _presence_is_decided_earlier(left: JsonValue, right: JsonValue) -> TriState:
     return _UNKNOWN
 
 
-_JSON_COMPARATORS: dict[Comparator, Callable[[JsonValue, JsonValue], TriState]] = {
+_JSON_COMPARATOR_BY_MEMBER: dict[Comparator, Callable[[JsonValue, JsonValue], TriState]] = {
     Comparator.EQUALS: _equals,
     Comparator.NOT_EQUALS: _not_equals,
     Comparator.GREATER_THAN: _ordering(lambda order: order > 0),
@@ -349,6 +353,9 @@ _JSON_COMPARATORS: dict[Comparator, Callable[[JsonValue, JsonValue], TriState]] 
     Comparator.EXISTS: _presence_is_decided_earlier,
     Comparator.NOT_EXISTS: _presence_is_decided_earlier,
 }
+# Keyed by member identity for the hot path: hashing an Enum member runs
+# Python code (Enum.__hash__), an id does not. Members are singletons.
+_JSON_COMPARATORS = {id(member): compare for member, compare in _JSON_COMPARATOR_BY_MEMBER.items()}
 
 
 # ---------------------------------------------------------------------------

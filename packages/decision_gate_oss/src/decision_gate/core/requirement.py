@@ -274,6 +274,9 @@ class _TooDeep(Exception):
 
 
 _Node: TypeAlias = Callable[[LeafStatus, Trace], TriState]
+# A compiled child: a leaf is kept as its condition id (read inline by its
+# parent, saving a call per leaf, the hot path); any other node is a closure.
+_Child: TypeAlias = str | _Node
 CompiledRequirement: TypeAlias = Callable[[LeafStatus], tuple[TriState, Trace]]
 
 _TRUE = TriState.TRUE
@@ -284,7 +287,7 @@ _UNKNOWN = TriState.UNKNOWN
 def compile_requirement(
     req: Requirement, mode: LogicMode = LogicMode.KLEENE
 ) -> CompiledRequirement:
-    """Turn a tree into one closure per node, built once and evaluated many times.
+    """Turn a tree into one closure per inner node, built once and evaluated many times.
 
     The result maps a leaf-status function to `(status, trace)` with exactly
     the semantics of `evaluate_requirement`. Nodes beyond `MAX_EVAL_DEPTH`
@@ -296,6 +299,10 @@ def compile_requirement(
     def evaluate(leaf_status: LeafStatus) -> tuple[TriState, Trace]:
         trace: Trace = []
         try:
+            if isinstance(root, str):
+                status = leaf_status(root)
+                trace.append((root, status))
+                return status, trace
             return root(leaf_status, trace), trace
         except _TooDeep:
             return _UNKNOWN, trace
@@ -304,7 +311,11 @@ def compile_requirement(
 
 
 _COMPILED_CACHE_SIZE = 1024
-_compiled: dict[tuple[int, LogicMode], tuple[Requirement, CompiledRequirement]] = {}
+# One memo per logic mode, keyed by the tree's identity: hashing a LogicMode
+# (or a tree) runs Python code, an id does not. Each entry keeps its tree
+# alive, so an id cannot be reused while it is cached.
+_compiled_kleene: dict[int, tuple[Requirement, CompiledRequirement]] = {}
+_compiled_bochvar: dict[int, tuple[Requirement, CompiledRequirement]] = {}
 
 
 def evaluate_requirement(
@@ -312,17 +323,16 @@ def evaluate_requirement(
 ) -> tuple[TriState, Trace]:
     """Tri-state status of `req` and the trace of every leaf it read (§2.3).
 
-    Compiled trees are memoised by object identity (the entry keeps the tree
-    alive, so an id is never reused while cached); nothing about the tree is
-    hashed or compared, so a large or deep tree costs nothing to look up.
+    Compiled trees are memoised by object identity, so evaluating the same
+    tree again costs one dictionary lookup however large or deep it is.
     """
-    key = (id(req), mode)
-    entry = _compiled.get(key)
+    memo = _compiled_kleene if mode is LogicMode.KLEENE else _compiled_bochvar
+    entry = memo.get(id(req))
     if entry is None or entry[0] is not req:
-        if len(_compiled) >= _COMPILED_CACHE_SIZE:
-            _compiled.pop(next(iter(_compiled)), None)
+        if len(memo) >= _COMPILED_CACHE_SIZE:
+            memo.pop(next(iter(memo)), None)
         entry = (req, compile_requirement(req, mode))
-        _compiled[key] = entry
+        memo[id(req)] = entry
     return entry[1](leaf_status)
 
 
@@ -330,40 +340,34 @@ def _too_deep(leaf_status: LeafStatus, trace: Trace) -> TriState:
     raise _TooDeep
 
 
-def _compile(req: Requirement, depth: int, mode: LogicMode) -> _Node:
+def _compile(req: Requirement, depth: int, mode: LogicMode) -> _Child:
     if depth > MAX_EVAL_DEPTH:
         return _too_deep
     if isinstance(req, Condition):
-        return _compile_leaf(req.condition_id)
+        return req.condition_id
     if isinstance(req, Not):
         return _compile_not(_compile(req.child, depth + 1, mode))
     if isinstance(req, RequireGroup):
         members = tuple(_compile(member, depth + 1, mode) for member in req.reqs)
         return _compile_group(req.min, members)
     children = tuple(_compile(child, depth + 1, mode) for child in req.children)
+    kleene = mode is LogicMode.KLEENE
     if isinstance(req, And):
-        return (
-            _compile_and_kleene(children)
-            if mode is LogicMode.KLEENE
-            else _compile_and_bochvar(children)
-        )
-    return (
-        _compile_or_kleene(children) if mode is LogicMode.KLEENE else _compile_or_bochvar(children)
-    )
+        return _compile_and_kleene(children) if kleene else _compile_and_bochvar(children)
+    return _compile_or_kleene(children) if kleene else _compile_or_bochvar(children)
 
 
-def _compile_leaf(condition_id: str) -> _Node:
-    def leaf(leaf_status: LeafStatus, trace: Trace) -> TriState:
-        status = leaf_status(condition_id)
-        trace.append((condition_id, status))
-        return status
-
-    return leaf
+# The closures below repeat the inline leaf read on purpose: it is the
+# innermost loop of every gate evaluation.
 
 
-def _compile_not(child: _Node) -> _Node:
+def _compile_not(child: _Child) -> _Node:
     def negation(leaf_status: LeafStatus, trace: Trace) -> TriState:
-        status = child(leaf_status, trace)
+        if isinstance(child, str):
+            status = leaf_status(child)
+            trace.append((child, status))
+        else:
+            status = child(leaf_status, trace)
         if status is _TRUE:
             return _FALSE
         if status is _FALSE:
@@ -373,11 +377,15 @@ def _compile_not(child: _Node) -> _Node:
     return negation
 
 
-def _compile_and_kleene(children: tuple[_Node, ...]) -> _Node:
+def _compile_and_kleene(children: tuple[_Child, ...]) -> _Node:
     def conjunction(leaf_status: LeafStatus, trace: Trace) -> TriState:
         result = _TRUE
         for child in children:
-            status = child(leaf_status, trace)
+            if isinstance(child, str):
+                status = leaf_status(child)
+                trace.append((child, status))
+            else:
+                status = child(leaf_status, trace)
             if status is _FALSE:
                 result = _FALSE
             elif status is _UNKNOWN and result is _TRUE:
@@ -387,11 +395,15 @@ def _compile_and_kleene(children: tuple[_Node, ...]) -> _Node:
     return conjunction
 
 
-def _compile_or_kleene(children: tuple[_Node, ...]) -> _Node:
+def _compile_or_kleene(children: tuple[_Child, ...]) -> _Node:
     def disjunction(leaf_status: LeafStatus, trace: Trace) -> TriState:
         result = _FALSE
         for child in children:
-            status = child(leaf_status, trace)
+            if isinstance(child, str):
+                status = leaf_status(child)
+                trace.append((child, status))
+            else:
+                status = child(leaf_status, trace)
             if status is _TRUE:
                 result = _TRUE
             elif status is _UNKNOWN and result is _FALSE:
@@ -401,11 +413,15 @@ def _compile_or_kleene(children: tuple[_Node, ...]) -> _Node:
     return disjunction
 
 
-def _compile_and_bochvar(children: tuple[_Node, ...]) -> _Node:
+def _compile_and_bochvar(children: tuple[_Child, ...]) -> _Node:
     def conjunction(leaf_status: LeafStatus, trace: Trace) -> TriState:
         result = _TRUE
         for child in children:
-            status = child(leaf_status, trace)
+            if isinstance(child, str):
+                status = leaf_status(child)
+                trace.append((child, status))
+            else:
+                status = child(leaf_status, trace)
             if status is _UNKNOWN:
                 result = _UNKNOWN
             elif status is _FALSE and result is _TRUE:
@@ -415,11 +431,15 @@ def _compile_and_bochvar(children: tuple[_Node, ...]) -> _Node:
     return conjunction
 
 
-def _compile_or_bochvar(children: tuple[_Node, ...]) -> _Node:
+def _compile_or_bochvar(children: tuple[_Child, ...]) -> _Node:
     def disjunction(leaf_status: LeafStatus, trace: Trace) -> TriState:
         result = _FALSE
         for child in children:
-            status = child(leaf_status, trace)
+            if isinstance(child, str):
+                status = leaf_status(child)
+                trace.append((child, status))
+            else:
+                status = child(leaf_status, trace)
             if status is _UNKNOWN:
                 result = _UNKNOWN
             elif status is _TRUE and result is _FALSE:
@@ -429,11 +449,15 @@ def _compile_or_bochvar(children: tuple[_Node, ...]) -> _Node:
     return disjunction
 
 
-def _compile_group(minimum: int, members: tuple[_Node, ...]) -> _Node:
+def _compile_group(minimum: int, members: tuple[_Child, ...]) -> _Node:
     def group(leaf_status: LeafStatus, trace: Trace) -> TriState:
         satisfied = unknown = 0
         for member in members:
-            status = member(leaf_status, trace)
+            if isinstance(member, str):
+                status = leaf_status(member)
+                trace.append((member, status))
+            else:
+                status = member(leaf_status, trace)
             if status is _TRUE:
                 satisfied += 1
             elif status is _UNKNOWN:
