@@ -17,7 +17,9 @@ Invariants every implementation keeps:
   under a temporary name and moved into place once complete; the manifest is
   written last, so a runpack whose manifest is missing is incomplete. Opening a
   writer over an existing runpack first removes its manifest. A writer that
-  fails or is aborted leaves no manifest behind.
+  fails or is aborted leaves no manifest behind. Other files already in the
+  target are left alone (never deleted): the verifier reports them as
+  unlisted, so export into an empty or a previous runpack's directory.
 - I/O failures surface as `RunpackError` (`ArtifactReadError` on the read
   side) with a message naming the runpack path, never file contents.
 Implementations must not block the event loop; blocking I/O goes to a thread.
@@ -70,6 +72,10 @@ class RunpackReader(Protocol):
         """A printable name of the runpack (a path or URI); never secret."""
         ...
 
+    async def close(self) -> None:
+        """Release what the reader holds (descriptors, connections); idempotent."""
+        ...
+
 
 @runtime_checkable
 class RunpackWriter(Protocol):
@@ -80,7 +86,8 @@ class RunpackWriter(Protocol):
         ...
 
     def reader(self) -> RunpackReader:
-        """Read back what this writer has stored so far (export with verification)."""
+        """Read back what this writer has stored so far (export with verification);
+        the caller closes it."""
         ...
 
     async def finalize(self, manifest: bytes) -> str:
