@@ -36,6 +36,7 @@ from decision_gate.core.canonical import (
 from decision_gate.core.comparators import evaluate_comparator
 from decision_gate.core.errors import Conflict, ControlPlaneError
 from decision_gate.core.evidence import BytesEvidence, EvidenceValue
+from decision_gate.core.jsonvalue import strict_equal
 from decision_gate.core.model import (
     I64_MAX,
     U64_MAX,
@@ -1055,9 +1056,12 @@ def submit(
 
 
 def _same_payload(a: PacketPayload, b: PacketPayload) -> bool:
-    # Compare wire forms through their hashes: Python `==` would treat 1 and 1.0,
-    # or True and 1, as equal where the reference does not.
-    return type(a) is type(b) and _hash_of(a) == _hash_of(b)
+    # The reference compares payloads with serde_json's `==`, where 1, 1.0 and
+    # true all differ. Python's `==` conflates them, and so do canonical hashes
+    # (1.0 is written as 1), so JSON payloads use the reference's strict equality.
+    if isinstance(a, JsonPayload) and isinstance(b, JsonPayload):
+        return strict_equal(a.value, b.value)
+    return type(a) is type(b) and a == b
 
 
 def provider_missing(
