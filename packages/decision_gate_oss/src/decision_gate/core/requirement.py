@@ -249,17 +249,19 @@ def validate_requirement(req: Requirement, max_depth: int = MAX_EVAL_DEPTH) -> N
         total = len(node.reqs)
         if not 0 <= node.min <= MAX_GROUP_MIN:
             raise InvalidInput(
-                f"RequireGroup min {node.min} is outside 0..{MAX_GROUP_MIN}", path=path
+                f"invalid group requirement: min {node.min} is outside 0..{MAX_GROUP_MIN}",
+                path=path,
             )
         if node.min > total:
             raise InvalidInput(
-                f"RequireGroup min {node.min} exceeds its {total} members: "
-                "it can never be satisfied",
+                f"invalid group requirement: min {node.min} exceeds total {total}, "
+                "so it can never be satisfied",
                 path=path,
             )
         if node.min == 0 and total:
             raise InvalidInput(
-                "RequireGroup with min 0 is always satisfied: leave it empty or use And",
+                "invalid requirement structure: RequireGroup with min=0 is always "
+                "satisfied; leave it empty or use And instead",
                 path=path,
             )
 
