@@ -225,10 +225,11 @@ class SqliteRunStateStore:
         synchronous: str = "full",
         busy_timeout_ms: int = 5000,
         max_state_bytes: int = DEFAULT_MAX_STATE_BYTES,
-        statement_trace: Callable[[str], None] | None = None,
+        on_connect: Callable[[sqlite3.Connection], None] | None = None,
     ) -> None:
-        """`statement_trace`, if given, is called with every SQL statement the
-        store runs (diagnostics; the cost tests count statements with it)."""
+        """`on_connect`, if given, is called with the connection once it is open
+        and migrated, for diagnostics (trace and progress callbacks: the cost
+        tests count statements and VM steps with them)."""
         if journal_mode not in _JOURNAL_MODES:
             raise StoreError(f"journal_mode must be one of {sorted(_JOURNAL_MODES)}")
         if synchronous not in _SYNCHRONOUS_MODES:
@@ -242,7 +243,7 @@ class SqliteRunStateStore:
         self._synchronous = synchronous
         self._busy_timeout_ms = busy_timeout_ms
         self._max_bytes = max_state_bytes
-        self._statement_trace = statement_trace
+        self._on_connect = on_connect
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
         self._closed = False
@@ -280,11 +281,11 @@ class SqliteRunStateStore:
                 raise StoreError(f"could not set journal_mode {self._journal_mode}")
             connection.execute(f"PRAGMA synchronous = {self._synchronous}")
             _migrate(connection)
+            if self._on_connect is not None:
+                self._on_connect(connection)
         except BaseException:
             connection.close()
             raise
-        if self._statement_trace is not None:
-            connection.set_trace_callback(self._statement_trace)
         return connection
 
     def _blob(self, value: object, size: object, what: str) -> bytes:
