@@ -26,7 +26,7 @@ class InvalidInput(DecisionGateError):
     def __init__(self, message: str, path: str | None = None) -> None:
         self.path = path
         self.detail = message
-        super().__init__(f"{path}: {message}" if path else message)
+        super().__init__(f"{message} (at {path})" if path else message)
 
 
 class NotFound(DecisionGateError):
