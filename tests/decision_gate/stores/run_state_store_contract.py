@@ -9,11 +9,14 @@ imports these tests next to a fixture building their store.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Iterable
 from typing import Any
 
 import attrs
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from decision_gate.core.canonical import HashDigest, canonical_json_bytes, hash_bytes
 from decision_gate.core.errors import (
@@ -563,3 +566,56 @@ async def test_start_decision_record_round_trips_through_the_store(
     assert await run_state_store.packets_for_decision(head.key, "decision-1") == (
         packet_record("entry", "decision-1", {"nested": [1, 2.5, None]}),
     )
+
+
+# --------------------------------------------------------------------------- any history
+
+_run_numbers = itertools.count()
+
+_BATCHES = st.lists(st.lists(st.sampled_from(list(LogKind)), max_size=6), min_size=1, max_size=8)
+
+
+def any_record(head: RunHead, kind: LogKind, label: str) -> Any:
+    """A record of `kind` that fits the logs of `head` (decisions before their packets)."""
+    if kind is LogKind.TRIGGERS:
+        return trigger_record(head, label)
+    if kind is LogKind.GATE_EVALS:
+        return gate_eval_record(label)
+    if kind is LogKind.DECISIONS:
+        return decision_record(head, label)
+    if kind is LogKind.PACKETS:
+        return packet_record(label, f"decision-{head.counts.decisions}")
+    if kind is LogKind.SUBMISSIONS:
+        return submission_record(label, {"label": label, "number": 0.5})
+    return tool_call_record(head)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(batches=_BATCHES)
+async def test_any_sequence_of_deltas_reads_back_in_append_order(
+    run_state_store: RunStateStore, batches: list[list[LogKind]]
+) -> None:
+    head = await create_run(run_state_store, fresh_head(f"run-{next(_run_numbers)}"))
+    expected: dict[LogKind, list[Any]] = {kind: [] for kind in LogKind}
+    for number, kinds in enumerate(batches):
+        appended = []
+        staged = head
+        for index, kind in enumerate(kinds):
+            record = any_record(staged, kind, f"r-{number}-{index}")
+            staged = attrs.evolve(staged, counts=staged.counts.plus(kind, 1))
+            appended.append((kind, record))
+        delta = append_records(head, appended)
+        head = await apply(run_state_store, delta)
+        for stored in delta.records:
+            expected[stored.kind].append(stored.record)
+    for kind in LogKind:
+        assert await collect(run_state_store, head.key, kind) == expected[kind]
+    assert await run_state_store.verify_run(head.key) == []
+    assert await run_state_store.load_head(head.key) == head
+    state = await run_state_store.load_state(head.key)
+    assert state is not None
+    assert state.decisions == tuple(expected[LogKind.DECISIONS])
