@@ -43,8 +43,8 @@ from decision_gate.core.model import (
 )
 from decision_gate.core.runpack import VerificationReport
 
-console = Console(highlight=False)
-error_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+error_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def print_json(document: Any) -> None:
