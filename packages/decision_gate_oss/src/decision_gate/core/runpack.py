@@ -57,7 +57,7 @@ from cattrs.gen import make_dict_unstructure_fn, override
 
 from decision_gate.core.anchors import anchor_problem
 from decision_gate.core.canonical import HashDigest, canonical_json_bytes, hash_bytes
-from decision_gate.core.errors import DecisionGateError, RunpackError
+from decision_gate.core.errors import DecisionGateError, InvalidInput, RunpackError
 from decision_gate.core.jsonvalue import JsonValue
 from decision_gate.core.jsonvalue import loads as json_loads
 from decision_gate.core.model import (
@@ -237,6 +237,8 @@ class RunpackSource(Protocol):
 
 # --------------------------------------------------------------------------- wire
 
+_T = TypeVar("_T")
+
 
 def manifest_to_json(manifest: RunpackManifest) -> Any:
     return to_json(manifest)
@@ -247,10 +249,17 @@ def manifest_bytes(manifest: RunpackManifest) -> bytes:
     return canonical_json_bytes(to_json(manifest))
 
 
+def _parse_object(cls: type[_T], value: Any, what: str) -> _T:
+    """`model.parse` for a value that must be a JSON object (anything else is InvalidInput)."""
+    if not isinstance(value, dict):
+        raise InvalidInput(f"invalid {what}: expected a JSON object")
+    return parse(cls, value, what)
+
+
 def parse_manifest(data: bytes) -> RunpackManifest:
     """Parse manifest bytes, or raise `RunpackError("invalid manifest: ...")`."""
     try:
-        return parse(RunpackManifest, json_loads(data), "manifest")
+        return _parse_object(RunpackManifest, json_loads(data), "manifest")
     except DecisionGateError as error:
         raise RunpackError(f"invalid manifest: {error}") from None
 
@@ -507,9 +516,6 @@ class MemoryRunpackSource:
         return sorted(self._files)
 
 
-_T = TypeVar("_T")
-
-
 def run_to_completion(awaitable: Awaitable[_T]) -> _T:
     """Run a coroutine that never suspends (e.g. over `MemoryRunpackSource`) without a loop."""
     coroutine = awaitable.__await__()
@@ -671,7 +677,7 @@ async def _decision_log_error(source: RunpackSource) -> str | None:
     try:
         async with contextlib.aclosing(_array_items(source, DECISIONS_PATH)) as items:
             async for item in items:
-                decision = parse(DecisionRecord, item, "decision record")
+                decision = _parse_object(DecisionRecord, item, "decision record")
                 if duplicate is None and decision.trigger_id in seen:
                     duplicate = decision.trigger_id
                 seen.add(decision.trigger_id)
@@ -687,7 +693,7 @@ async def _decision_log_error(source: RunpackSource) -> str | None:
 def _record_anchor_errors(
     item: Any, providers: Mapping[str, str], policy: EvidenceAnchorPolicy
 ) -> list[str]:
-    record = parse(GateEvalRecord, item, "gate eval record")
+    record = _parse_object(GateEvalRecord, item, "gate eval record")
     errors: list[str] = []
     where = f"(trigger {record.trigger_id}, stage {record.stage_id})"
     for evidence in record.evidence:
@@ -714,7 +720,7 @@ async def _anchor_errors(source: RunpackSource, policy: EvidenceAnchorPolicy) ->
     except ArtifactReadError as error:
         return [f"scenario spec read failed: {error}"]
     try:
-        spec = parse(ScenarioSpec, json_loads(spec_data), "scenario spec")
+        spec = _parse_object(ScenarioSpec, json_loads(spec_data), "scenario spec")
     except DecisionGateError as error:
         return [f"invalid scenario spec: {error}"]
     providers = {c.condition_id: c.query.provider_id for c in spec.conditions}
