@@ -12,6 +12,7 @@ from decision_gate.core.canonical import HashDigest, hash_canonical
 from decision_gate.core.evidence import JsonEvidence
 from decision_gate.core.jsonvalue import JsonValue
 from decision_gate.core.model import (
+    U64,
     CompleteOutcome,
     DecisionRecord,
     EvidenceAnchor,
@@ -30,7 +31,6 @@ from decision_gate.core.model import (
     TriggerEvent,
     TriggerKind,
     TriggerRecord,
-    U64,
 )
 from decision_gate.core.runlog import LogKind, append_records, new_head, run_state_from
 from decision_gate.core.runpack import (

@@ -21,6 +21,7 @@ from decision_gate.core.canonical import HashDigest, canonical_json_bytes, hash_
 from decision_gate.core.errors import RunpackError
 from decision_gate.core.jsonvalue import loads
 from decision_gate.core.model import (
+    U64,
     AnchorRequirement,
     DecisionRecord,
     EvidenceAnchor,
@@ -35,7 +36,6 @@ from decision_gate.core.model import (
     SubmissionRecord,
     ToolCallRecord,
     TriggerRecord,
-    U64,
     parse,
     to_json,
 )
@@ -224,7 +224,7 @@ def test_an_empty_anchor_policy_is_omitted_from_the_manifest() -> None:
 
 
 def test_a_spec_that_does_not_match_the_run_is_refused() -> None:
-    with pytest.raises(RunpackError, match="^hashing error: run state spec hash mismatch$"):
+    with pytest.raises(RunpackError, match=r"^hashing error: run state spec hash mismatch$"):
         _build(small_run(), spec_with_provider("other"))
 
 
@@ -392,7 +392,7 @@ def test_a_pretty_printed_manifest_fails_as_not_canonical() -> None:
     "data", [b"", b"{", b"[]", b'{"manifest_version":"v1"}', b"\xff\xfe", b"null"]
 )
 def test_bytes_that_are_no_manifest_raise_a_runpack_error(data: bytes) -> None:
-    with pytest.raises(RunpackError, match="^invalid manifest: "):
+    with pytest.raises(RunpackError, match=r"^invalid manifest: "):
         parse_manifest(data)
 
 
