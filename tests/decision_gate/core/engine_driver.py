@@ -53,6 +53,7 @@ from decision_gate.core.engine import (
 from decision_gate.core.evidence import JsonEvidence
 from decision_gate.core.jsonvalue import JsonValue
 from decision_gate.core.model import (
+    U64,
     AgentTarget,
     DecisionRecord,
     DispatchTarget,
@@ -107,7 +108,7 @@ VERIFIED_TRUE = evidence(True)
 
 
 def at(value: int) -> Logical:
-    return Logical(value)  # type: ignore[arg-type]
+    return Logical(U64(value))
 
 
 START = at(0)

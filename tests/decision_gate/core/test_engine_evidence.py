@@ -76,9 +76,10 @@ def ready_run(
 
 
 def only_evidence(driver: RunDriver) -> EvidenceRecord:
-    (gate_eval,) = driver.logs[LogKind.GATE_EVALS]
+    gate_evals: list[GateEvalRecord] = driver.logs[LogKind.GATE_EVALS]
+    (gate_eval,) = gate_evals
     (record,) = gate_eval.evidence
-    return record  # type: ignore[no-any-return]
+    return record
 
 
 def failing(_request: EvidenceRequest) -> EvidenceResult:

@@ -50,7 +50,7 @@ from decision_gate.core.model import (
 from decision_gate.core.runlog import LogKind
 
 
-def three_stage_run(**start_options: bool) -> RunDriver:
+def three_stage_run(*, issue_entry_packets: bool = False) -> RunDriver:
     """stage-1 → stage-2 (one packet) → stage-3, each gated on `ready`, linear."""
     spec = scenario_json(
         [
@@ -61,7 +61,7 @@ def three_stage_run(**start_options: bool) -> RunDriver:
         [READY],
     )
     driver = RunDriver(compile_json(spec))
-    driver.start(**start_options)
+    driver.start(issue_entry_packets=issue_entry_packets)
     return driver
 
 

@@ -30,6 +30,7 @@ from decision_gate.core.engine import (
     TriggerTimeMismatch,
 )
 from decision_gate.core.model import (
+    I64,
     AdvanceOutcome,
     CompleteOutcome,
     DispatchReceipt,
@@ -271,7 +272,7 @@ def test_a_tick_of_another_timestamp_kind_is_an_error_that_records_nothing() -> 
     before = driver.run
 
     with pytest.raises(TriggerTimeMismatch, match="matching timestamp kinds"):
-        driver.tick("tick-1", UnixMillis(10))  # type: ignore[arg-type]
+        driver.tick("tick-1", UnixMillis(I64(10)))
 
     assert driver.run == before
 
