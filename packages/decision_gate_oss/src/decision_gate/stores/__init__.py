@@ -1,8 +1,8 @@
 """The built-in run-state stores: in-memory and SQLite.
 
 Both implement `decision_gate.seams.run_state.RunStateStore` and pass the same
-contract suite; they are registered through the plugin hooks like any
-third-party store.
+contract suite (tests/decision_gate/stores/run_state_store_contract.py), the
+one a third-party store is held to.
 """
 
 from decision_gate.stores.memory import MemoryRunStateStore

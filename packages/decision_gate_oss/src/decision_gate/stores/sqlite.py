@@ -205,13 +205,17 @@ def _record_row(
     )
 
 
+_DAMAGED: Final = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+
+
 def _store_error(error: sqlite3.Error) -> StoreError:
-    """SQLite's messages name tables and conditions, never stored values."""
-    if isinstance(error, sqlite3.OperationalError | sqlite3.IntegrityError) or not isinstance(
-        error, sqlite3.DatabaseError
-    ):
-        return StoreError(f"sqlite run-state store: {error}")
-    return StoreCorrupt(f"sqlite run-state store is damaged: {error}")
+    """A damaged file is `StoreCorrupt`; anything else (busy, I/O, full disk) `StoreError`.
+
+    SQLite's messages name tables and conditions, never stored values."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF in _DAMAGED:
+        return StoreCorrupt(f"sqlite run-state store is damaged: {error}")
+    return StoreError(f"sqlite run-state store: {error}")
 
 
 class SqliteRunStateStore:
