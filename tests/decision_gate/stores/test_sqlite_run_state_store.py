@@ -235,6 +235,15 @@ async def test_a_head_row_naming_another_run_is_corrupt(
         await store.load_head(fresh_head("run-1").key)
 
 
+async def test_a_tampered_record_count_fails_the_head(
+    store: SqliteRunStateStore, db_path: Path
+) -> None:
+    head = await run_with_history(store)
+    raw(db_path, "UPDATE run_heads SET record_count = record_count - 1")
+    with pytest.raises(StoreCorrupt, match="record count does not match"):
+        await store.load_head(head.key)
+
+
 # --------------------------------------------------------------------------- atomicity
 
 

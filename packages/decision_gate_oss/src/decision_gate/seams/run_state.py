@@ -56,9 +56,10 @@ class RunStateStore(Protocol):
         that already exists is a `StoreVersionConflict` too (the control plane
         reports "run already exists"). A delta that is not self-consistent (the
         head version is not `previous_version + 1`, record digests do not match
-        their bytes, sequence numbers do not end at the head's counts) is
-        refused with `StoreError` before anything is written. The work done is
-        proportional to the delta, never to the run's history.
+        their bytes, sequence numbers do not end at the head's counts, the
+        records would not follow the stored ones) is refused with `StoreError`
+        and nothing is written. The work done is proportional to the delta,
+        never to the run's history.
         """
         ...
 

@@ -163,7 +163,7 @@ _ALL_RECORDS: Final = """
     WHERE tenant_id = ? AND namespace_id = ? AND run_id = ?
     ORDER BY position"""
 _HEAD: Final = """
-    SELECT version, length(head_json),
+    SELECT version, record_count, length(head_json),
            CASE WHEN length(head_json) <= ? THEN head_json END, head_hash
     FROM run_heads
     WHERE tenant_id = ? AND namespace_id = ? AND run_id = ?"""
@@ -304,11 +304,14 @@ class SqliteRunStateStore:
         row = connection.execute(_HEAD, (self._max_bytes, *_run_params(key))).fetchone()
         if row is None:
             return None
-        version, size, head_json, head_hash = row
+        version, record_count, size, head_json, head_hash = row
         what = f"run {key} head"
         if not isinstance(version, int) or not isinstance(head_hash, str):
             raise StoreCorrupt(f"{what}: stored columns have the wrong type")
-        return decode_head(key, version, self._blob(head_json, size, what), head_hash)
+        head = decode_head(key, version, self._blob(head_json, size, what), head_hash)
+        if record_count != sum(head.counts.of(kind) for kind in LogKind):
+            raise StoreCorrupt(f"{what}: stored record count does not match the head")
+        return head
 
     def _stored_record(self, key: RunKey, row: Sequence[Any]) -> StoredRecord:
         kind_text, seq, size, record_json, record_hash = row
