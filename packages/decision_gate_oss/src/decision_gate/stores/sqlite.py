@@ -13,7 +13,8 @@ A commit is one `BEGIN IMMEDIATE` transaction: a compare-and-set
 `INSERT ... ON CONFLICT DO NOTHING` for a new run) whose row count decides the
 winner, then one insert per appended record. It never reads or rewrites older
 records, so its cost does not grow with the run's history. Every read
-re-hashes the bytes it returns (`integrity`).
+re-hashes the bytes it returns (`integrity`). The reference's per-save state
+versions (and their pruning) have no counterpart: the logs are the history.
 
 One connection per store, used by one worker thread at a time under a
 `threading.Lock`: SQLite admits one writer per file whatever the connection
