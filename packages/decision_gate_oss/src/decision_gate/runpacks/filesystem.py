@@ -30,9 +30,9 @@ import errno
 import os
 import secrets
 import stat
-from collections.abc import AsyncGenerator, AsyncIterable
+from collections.abc import AsyncGenerator, AsyncIterable, Callable
 from types import TracebackType
-from typing import Final
+from typing import Any, Final
 
 from decision_gate.core.errors import RunpackError
 from decision_gate.core.runlog import RunKey
@@ -269,6 +269,14 @@ class FilesystemRunpackReader:
         return await asyncio.to_thread(self._list)
 
 
+async def _in_thread(path: str, call: Callable[..., None], *args: Any) -> None:
+    """Run a blocking write step; an OSError becomes a RunpackError naming `path`."""
+    try:
+        await asyncio.to_thread(call, *args)
+    except OSError as error:
+        raise RunpackError(f"unable to write {path}: {error.strerror or error}") from None
+
+
 class FilesystemRunpackWriter:
     """Writes one runpack directory; see the module docstring for the atomicity rules."""
 
@@ -344,14 +352,11 @@ class FilesystemRunpackWriter:
                 batch.append(chunk)
                 pending += len(chunk)
                 if pending >= WRITE_BATCH_BYTES:
-                    await asyncio.to_thread(self._write_all, fd, b"".join(batch))
+                    await _in_thread(path, self._write_all, fd, b"".join(batch))
                     batch, pending = [], 0
             if batch:
-                await asyncio.to_thread(self._write_all, fd, b"".join(batch))
-            await asyncio.to_thread(self._commit, parent, fd, temporary, segments[-1])
-        except OSError as error:
-            self._discard(parent, fd, temporary)
-            raise RunpackError(f"unable to write {path}: {error.strerror}") from None
+                await _in_thread(path, self._write_all, fd, b"".join(batch))
+            await _in_thread(path, self._commit, parent, fd, temporary, segments[-1])
         except BaseException:
             self._discard(parent, fd, temporary)
             raise
