@@ -216,7 +216,7 @@ async def test_a_hold_without_a_valid_scope_is_rejected_before_anything_is_writt
     assert store.rows == []
 
 
-@pytest.mark.parametrize("hold_id", ["", "../x", "a b", "x" * 200, "é"])
+@pytest.mark.parametrize("hold_id", ["", "../x", "a b", "x" * 200, "é", "case-1\n"])
 async def test_a_hold_id_outside_the_token_grammar_is_rejected(
     make_log: MakeLog, hold_id: str
 ) -> None:

@@ -232,7 +232,7 @@ def test_reading_an_undeclared_key_is_not_found(root: Path) -> None:
         settings["server.nope"]
 
 
-@pytest.mark.parametrize("prefix", ["app_", "APP", "", "1APP_"])
+@pytest.mark.parametrize("prefix", ["app_", "APP", "", "1APP_", "APP_\n"])
 def test_a_malformed_env_prefix_is_rejected(prefix: str) -> None:
     with pytest.raises(InvalidInput):
         load_settings(SCHEMA, env_prefix=prefix, env={})
@@ -243,3 +243,5 @@ def test_a_schema_with_a_duplicate_or_malformed_key_is_rejected() -> None:
         load_settings([Setting("a", SettingType.STR), Setting("a", SettingType.INT)])
     with pytest.raises(InvalidInput):
         Setting("Bad Key", SettingType.STR)
+    with pytest.raises(InvalidInput):
+        Setting("key\n", SettingType.STR)

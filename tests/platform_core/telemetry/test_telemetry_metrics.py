@@ -106,14 +106,14 @@ def test_the_catalogue_lists_every_exported_family() -> None:
 
 
 @pytest.mark.parametrize(
-    "values", [[], ["Has Upper"], ["white space"], ["x" * 65], ["a\nb"], [""]]
+    "values", [[], ["Has Upper"], ["white space"], ["x" * 65], ["a\nb"], [""], ["ok\n"]]
 )
 def test_an_allowlist_with_unsafe_values_is_rejected(values: list[str]) -> None:
     with pytest.raises(InvalidInput):
         BoundedLabel.of("operation", values)
 
 
-@pytest.mark.parametrize("namespace", ["", "9svc", "svc-name", "svc name"])
+@pytest.mark.parametrize("namespace", ["", "9svc", "svc-name", "svc name", "svc\n"])
 def test_a_namespace_that_is_not_a_prometheus_name_is_rejected(namespace: str) -> None:
     with pytest.raises(InvalidInput):
         RedMetrics(CollectorRegistry(), namespace=namespace, operations=["op"])

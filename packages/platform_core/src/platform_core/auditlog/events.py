@@ -93,7 +93,7 @@ def _optional_text(name: str) -> Any:
 
 
 def _check_kind(_instance: object, _attribute: object, value: str) -> None:
-    if not isinstance(value, str) or len(value) > 128 or not _KIND.match(value):
+    if not isinstance(value, str) or len(value) > 128 or not _KIND.fullmatch(value):
         raise InvalidInput(
             "audit event kind: must be a dotted lower-case name such as 'tenant.created'"
         )

@@ -26,7 +26,7 @@ _HOLD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 
 def _check_id(_instance: object, _attribute: object, value: str) -> None:
-    if not isinstance(value, str) or not _HOLD_ID.match(value):
+    if not isinstance(value, str) or not _HOLD_ID.fullmatch(value):
         raise InvalidInput("legal hold id: 1..128 of letters, digits, '.', '_', ':' or '-'")
 
 

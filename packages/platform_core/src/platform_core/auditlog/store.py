@@ -109,13 +109,6 @@ def latest_truncation(checkpoints: Sequence[Checkpoint]) -> Checkpoint | None:
     return max(truncations, key=lambda c: c.seq, default=None)
 
 
-def tip_of(last: AuditRecord | None, checkpoints: Sequence[Checkpoint]) -> ChainTip:
-    if last is not None:
-        return ChainTip(last.seq, last.record_hash)
-    truncation = latest_truncation(checkpoints)
-    return truncation.tip if truncation is not None else ChainTip.genesis()
-
-
 class MemoryAuditStore:
     """A process-local store for tests and embedding.
 
@@ -131,10 +124,11 @@ class MemoryAuditStore:
     async def append(
         self, sealer: Sealer, hold_change: PlaceHold | ReleaseHold | None = None
     ) -> Sequence[AuditRecord]:
-        last = record_from_row(*self.rows[-1]) if self.rows else None
-        tip = tip_of(last if isinstance(last, AuditRecord) else None, self._checkpoints)
-        if isinstance(last, MalformedRecord):
-            tip = ChainTip(last.seq, self.rows[-1][3])
+        if self.rows:
+            tip = ChainTip(self.rows[-1][0], self.rows[-1][3])
+        else:
+            truncation = latest_truncation(self._checkpoints)
+            tip = truncation.tip if truncation is not None else ChainTip.genesis()
         records = sealer(tip)
         hold: LegalHold | None = None
         if isinstance(hold_change, PlaceHold):

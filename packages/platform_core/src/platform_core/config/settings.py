@@ -126,7 +126,7 @@ _MISSING: Any = object()
 
 
 def _check_key(_instance: object, _attribute: object, value: str) -> None:
-    if not isinstance(value, str) or not _KEY.match(value) or len(value) > 128:
+    if not isinstance(value, str) or not _KEY.fullmatch(value) or len(value) > 128:
         raise InvalidInput(f"setting key {value!r}: must be dotted lower-case names")
 
 
@@ -249,7 +249,7 @@ def _typed(setting: Setting, raw: object, source: Source, root: Path | None, *,
             raise fail("expected a boolean")
     elif kind is SettingType.INT:
         if from_text and isinstance(raw, str):
-            if not _INT.match(raw.strip()):
+            if not _INT.fullmatch(raw.strip()):
                 raise fail("expected an integer")
             value = int(raw.strip())
         elif isinstance(raw, int) and not isinstance(raw, bool):
@@ -346,7 +346,7 @@ def load_settings(
             )
 
     if env_prefix is not None:
-        if not _PREFIX.match(env_prefix):
+        if not _PREFIX.fullmatch(env_prefix):
             raise InvalidInput("env_prefix must be upper-case and end with '_'")
         environment = os.environ if env is None else env
         by_name = {setting.env_name(env_prefix): setting for setting in declared.values()}

@@ -54,10 +54,10 @@ class BoundedLabel:
             raw = [str(member.value) for member in values]
         else:
             raw = list(values)
-        if not _METRIC_NAME.match(name) or name.startswith("__"):
+        if not _METRIC_NAME.fullmatch(name) or name.startswith("__"):
             raise InvalidInput(f"metric label {name!r}: not a Prometheus label name")
         for value in raw:
-            if not isinstance(value, str) or not _LABEL_VALUE.match(value):
+            if not isinstance(value, str) or not _LABEL_VALUE.fullmatch(value):
                 raise InvalidInput(
                     f"metric label {name!r}: allowlisted value {value!r} must be 1..64 of"
                     " lower-case letters, digits, '_', '.', '-'"
@@ -94,7 +94,7 @@ class RedMetrics:
         error_kinds: Iterable[str] | type[enum.Enum] = DEFAULT_ERROR_KINDS,
         buckets: tuple[float, ...] = DEFAULT_BUCKETS,
     ) -> None:
-        if not _METRIC_NAME.match(namespace):
+        if not _METRIC_NAME.fullmatch(namespace):
             raise InvalidInput(f"metric namespace {namespace!r}: not a Prometheus name")
         self.operation = BoundedLabel.of("operation", operations)
         self.error_kind = BoundedLabel.of("error", error_kinds)
