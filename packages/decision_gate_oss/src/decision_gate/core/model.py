@@ -822,15 +822,17 @@ _tagged(
 )
 
 # serde emits `Option` fields as null unless skip-if-none; these are skipped.
+# A generated hook captures its fields' hooks when it is made, so a class is
+# registered before any class that contains it (EvidenceQuery before ConditionSpec).
 _omit_if_none = override(omit_if_default=True)
 CONVERTER.register_unstructure_hook(
     GateSpec, make_dict_unstructure_fn(GateSpec, CONVERTER, trust=_omit_if_none)
 )
 CONVERTER.register_unstructure_hook(
-    ConditionSpec, make_dict_unstructure_fn(ConditionSpec, CONVERTER, trust=_omit_if_none)
+    EvidenceQuery, make_dict_unstructure_fn(EvidenceQuery, CONVERTER, params=_omit_if_none)
 )
 CONVERTER.register_unstructure_hook(
-    EvidenceQuery, make_dict_unstructure_fn(EvidenceQuery, CONVERTER, params=_omit_if_none)
+    ConditionSpec, make_dict_unstructure_fn(ConditionSpec, CONVERTER, trust=_omit_if_none)
 )
 CONVERTER.register_unstructure_hook(
     EvidenceAnchorPolicy,
@@ -840,6 +842,10 @@ CONVERTER.register_unstructure_hook(
 
 def parse(cls: type[_T], data: Any, what: str | None = None) -> _T:
     """Structure wire data into `cls`, or raise `InvalidInput` naming the first bad path."""
+    if attrs.has(cls) and not isinstance(data, dict):
+        # cattrs' generated hooks assume a mapping and fail with AttributeError.
+        label = what or cls.__name__
+        raise InvalidInput(f"invalid {label}: expected an object, got {_type_name(data)} @ $")
     try:
         return CONVERTER.structure(data, cls)
     except cattrs.BaseValidationError as error:
