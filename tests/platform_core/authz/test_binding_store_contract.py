@@ -60,3 +60,9 @@ async def test_tenant_listing_is_ordered_and_confined_to_the_tenant(
         TENANT_WIDE,
         IN_NAMESPACE,
     ]
+
+
+async def test_listing_orders_by_subject_bytes(binding_store: RoleBindingStore) -> None:
+    for subject in ("b", "B", "a", "A"):
+        await binding_store.grant(RoleBinding(subject, "auditor", Scope("acme")))
+    assert [b.subject for b in await binding_store.list_for_tenant("acme")] == ["A", "B", "a", "b"]

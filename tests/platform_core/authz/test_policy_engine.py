@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from platform_core.authz.bindings import MemoryRoleBindingStore
+from platform_core.authz.bindings import MemoryRoleBindingStore, SqliteRoleBindingStore
 from platform_core.authz.engine import DecisionRecord, PolicyEngine
 from platform_core.authz.roles import Role, RoleBinding, RoleCatalog, Scope
 from platform_core.errors import InvalidInput, StorageError, Unauthorized
@@ -191,3 +193,47 @@ async def test_a_namespace_binding_never_allows_outside_its_namespace(
     decision = await engine.decide(ALICE, action, Scope("acme", asked_ns))
     if bound_ns != asked_ns:
         assert not decision.allowed
+
+
+async def test_an_auditor_that_hangs_turns_allow_into_deny() -> None:
+    class HangingAuditor:
+        async def record_decision(self, record: DecisionRecord) -> None:
+            await asyncio.Event().wait()
+
+    engine = PolicyEngine(
+        MemoryRoleBindingStore([RoleBinding(ALICE.subject, "org_admin", PAYMENTS)]),
+        HangingAuditor(),
+        timeout_seconds=0.05,
+    )
+    decision = await engine.decide(ALICE, "registry:read", PAYMENTS)
+    assert not decision.allowed
+    assert "could not be audited" in decision.reason
+
+
+async def test_bindings_that_hang_deny(auditor: RecordingAuditor) -> None:
+    class HangingStore:
+        async def bindings_for(self, subject: str, tenant_id: str) -> Sequence[RoleBinding]:
+            await asyncio.Event().wait()
+            return []
+
+    engine = PolicyEngine(HangingStore(), auditor, timeout_seconds=0.05)
+    decision = await engine.decide(ALICE, "registry:read", PAYMENTS)
+    assert not decision.allowed
+    assert auditor.records[0].reason == "role bindings unavailable"
+
+
+async def test_decisions_against_a_real_sqlite_store_follow_grants_and_revocations(
+    auditor: RecordingAuditor, tmp_path: Path
+) -> None:
+    store = await SqliteRoleBindingStore.open(tmp_path / "bindings.sqlite3")
+    engine = PolicyEngine(store, auditor)
+    binding = RoleBinding(ALICE.subject, "project_admin", PAYMENTS)
+    await store.grant(binding)
+    assert (await engine.decide(ALICE, "registry:write", PAYMENTS)).allowed
+    await store.revoke(binding)
+    assert not (await engine.decide(ALICE, "registry:write", PAYMENTS)).allowed
+
+
+def test_a_non_positive_timeout_is_invalid_input(auditor: RecordingAuditor) -> None:
+    with pytest.raises(InvalidInput):
+        PolicyEngine(MemoryRoleBindingStore(), auditor, timeout_seconds=0)

@@ -137,3 +137,12 @@ async def test_concurrent_rotations_each_land_once(api_key_store: ApiKeyStore) -
     )
     listed = await api_key_store.list_for_key("k1")
     assert sorted(c.credential_id for c in listed) == ["c0"] + [f"r{i}" for i in range(8)]
+
+
+async def test_ties_in_creation_time_are_ordered_by_credential_id_bytes(
+    api_key_store: ApiKeyStore,
+) -> None:
+    for credential_id in ("b", "B", "a", "A"):
+        await api_key_store.insert(credential(credential_id, key_id="k1"))
+    listed = await api_key_store.list_for_key("k1")
+    assert [c.credential_id for c in listed] == ["A", "B", "a", "b"]

@@ -7,10 +7,17 @@ import re
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from platform_core.errors import InvalidInput, NotFound, Unauthenticated
 from platform_core.identity.api_key_store import ApiKeyStore, MemoryApiKeyStore
-from platform_core.identity.api_keys import ApiKeyRegistry, checksum, looks_like_api_key
+from platform_core.identity.api_keys import (
+    BASE62,
+    ApiKeyRegistry,
+    checksum,
+    looks_like_api_key,
+)
 from platform_core.identity.principal import CredentialKind, PrincipalKind
 
 if TYPE_CHECKING:
@@ -18,8 +25,28 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture
-def registry(api_key_store: ApiKeyStore, clock: MovableClock) -> ApiKeyRegistry:
-    return ApiKeyRegistry(api_key_store, clock=clock)
+def registry(clock: MovableClock) -> ApiKeyRegistry:
+    return ApiKeyRegistry(MemoryApiKeyStore(), clock=clock)
+
+
+async def test_full_lifecycle_on_every_backend(
+    api_key_store: ApiKeyStore, clock: MovableClock
+) -> None:
+    registry = ApiKeyRegistry(api_key_store, clock=clock)
+    old = await registry.issue("acme", "ci bot")
+    clock.advance(1)
+    new = await registry.rotate(old.info.key_id, overlap_seconds=60)
+    assert (await registry.authenticate(old.token)).subject == f"apikey:{old.info.key_id}"
+    clock.advance(60)
+    with pytest.raises(Unauthenticated, match="expired"):
+        await registry.authenticate(old.token)
+    assert [k.credential_id for k in await registry.list_keys("acme")] == [
+        old.info.credential_id,
+        new.info.credential_id,
+    ]
+    await registry.revoke(old.info.key_id)
+    with pytest.raises(Unauthenticated, match="revoked"):
+        await registry.authenticate(new.token)
 
 
 async def test_issued_token_has_prefix_and_valid_checksum(registry: ApiKeyRegistry) -> None:
@@ -40,9 +67,9 @@ async def test_issued_token_authenticates_as_its_key(registry: ApiKeyRegistry) -
 
 
 async def test_store_holds_only_the_sha256_of_the_token(
-    registry: ApiKeyRegistry, api_key_store: ApiKeyStore
+    api_key_store: ApiKeyStore, clock: MovableClock
 ) -> None:
-    issued = await registry.issue("acme", "ci bot")
+    issued = await ApiKeyRegistry(api_key_store, clock=clock).issue("acme", "ci bot")
     stored = await api_key_store.get(issued.info.credential_id)
     assert stored is not None
     token = issued.token.reveal()
@@ -195,3 +222,25 @@ async def test_custom_prefix_is_used_and_enforced(clock: MovableClock) -> None:
     assert token.startswith("acme_")
     await registry.authenticate(token)
     assert not looks_like_api_key(token, "dgk_")
+
+
+@given(data=st.data())
+@settings(max_examples=200)
+def test_any_single_character_typo_fails_the_checksum(data: st.DataObject) -> None:
+    unsigned = "dgk_" + data.draw(st.text(alphabet=BASE62, min_size=48, max_size=48))
+    token = unsigned + checksum(unsigned)
+    position = data.draw(st.integers(min_value=4, max_value=len(token) - 1))
+    replacement = data.draw(st.sampled_from(BASE62).filter(lambda c: c != token[position]))
+    typo = token[:position] + replacement + token[position + 1 :]
+    assert not looks_like_api_key(typo)
+
+
+@given(data=st.data())
+@settings(max_examples=200)
+def test_any_adjacent_transposition_fails_the_checksum(data: st.DataObject) -> None:
+    unsigned = "dgk_" + data.draw(st.text(alphabet=BASE62, min_size=48, max_size=48))
+    token = unsigned + checksum(unsigned)
+    position = data.draw(st.integers(min_value=4, max_value=len(token) - 2))
+    swapped = token[:position] + token[position + 1] + token[position] + token[position + 2 :]
+    assume(swapped != token)
+    assert not looks_like_api_key(swapped)

@@ -88,7 +88,7 @@ async def test_a_mistyped_api_key_is_never_sent_to_introspection(
 ) -> None:
     token = (await api_keys.issue("acme", "bot")).token.reveal()
     with pytest.raises(Unauthenticated, match="malformed API key"):
-        await authenticator.authenticate(f"Bearer {token[:-1]}x")
+        await authenticator.authenticate(f"Bearer {token[:-1]}{'x' if token[-1] != 'x' else 'y'}")
     assert idp.introspection_requests == []
 
 
@@ -103,3 +103,10 @@ async def test_a_shape_without_a_configured_verifier_is_rejected() -> None:
 def test_non_bearer_headers_are_unauthenticated(header: str | None) -> None:
     with pytest.raises(Unauthenticated):
         bearer_token(header)
+
+
+async def test_a_custom_api_key_prefix_is_routed_to_the_registry(clock: MovableClock) -> None:
+    keys = ApiKeyRegistry(MemoryApiKeyStore(), prefix="acme_", clock=clock)
+    token = (await keys.issue("acme", "bot")).token.reveal()
+    principal = await BearerAuthenticator(api_keys=keys).authenticate(f"Bearer {token}")
+    assert principal.credential is CredentialKind.API_KEY

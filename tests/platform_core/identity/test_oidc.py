@@ -8,11 +8,14 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from joserfc import jwk, jwt
 from joserfc.errors import SecurityWarning
 
@@ -39,7 +42,7 @@ def next_rsa_key() -> jwk.RSAKey:
 
 
 @pytest.fixture
-def settings(idp: IdentityProviderServer) -> OidcSettings:
+def oidc_settings(idp: IdentityProviderServer) -> OidcSettings:
     return OidcSettings(
         issuer=ISSUER,
         audience=AUDIENCE,
@@ -54,14 +57,14 @@ def settings(idp: IdentityProviderServer) -> OidcSettings:
 
 @pytest.fixture
 def verifier(
-    settings: OidcSettings,
+    oidc_settings: OidcSettings,
     http: httpx.AsyncClient,
     clock: MovableClock,
     idp: IdentityProviderServer,
     rsa_key: jwk.RSAKey,
 ) -> OidcTokenVerifier:
     idp.publish(rsa_key)
-    return OidcTokenVerifier(settings, http, clock=clock)
+    return OidcTokenVerifier(oidc_settings, http, clock=clock)
 
 
 def claims_at(now: float, **changes: Any) -> dict[str, Any]:
@@ -463,3 +466,53 @@ def test_bad_settings_are_invalid_input(changes: dict[str, Any]) -> None:
     base: dict[str, Any] = {"issuer": ISSUER, "audience": AUDIENCE, "jwks_uri": "http://x/jwks"}
     with pytest.raises(InvalidInput):
         OidcSettings(**{**base, **changes})
+
+
+# --- robustness ---------------------------------------------------------------------
+
+
+@given(garbage=st.text(max_size=300))
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+async def test_arbitrary_text_is_unauthenticated_never_a_crash(
+    verifier: OidcTokenVerifier, garbage: str
+) -> None:
+    with pytest.raises(Unauthenticated):
+        await verifier.verify(garbage)
+
+
+@given(
+    header=st.dictionaries(
+        st.sampled_from(["alg", "kid", "typ", "crit", "jku", "x5u"]),
+        st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=12),
+                  st.lists(st.text(max_size=5), max_size=3)),
+    )
+)
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+async def test_hostile_headers_are_unauthenticated(
+    verifier: OidcTokenVerifier, clock: MovableClock, header: dict[str, Any]
+) -> None:
+    token = unsigned_parts(header, claims_at(clock())) + "." + b64url(b"not a signature")
+    with pytest.raises(Unauthenticated):
+        await verifier.verify(token)
+
+
+async def test_a_deeply_nested_header_is_unauthenticated(verifier: OidcTokenVerifier) -> None:
+    nested = b64url(b"[" * 5000 + b"]" * 5000)
+    with pytest.raises(Unauthenticated):
+        await verifier.verify(f"{nested}.e30.sig")
+
+
+async def test_tokens_never_reach_the_log(
+    verifier: OidcTokenVerifier, idp: IdentityProviderServer, rsa_key: jwk.RSAKey,
+    clock: MovableClock, caplog: pytest.LogCaptureFixture,
+) -> None:
+    token = mint(rsa_key, claims_at(clock()))
+    await verifier.verify(token)
+    idp.outage = True
+    clock.advance(301)
+    with caplog.at_level(logging.DEBUG):
+        await verifier.verify(token)
+        with pytest.raises(Unauthenticated):
+            await verifier.verify(mint(rsa_key, claims_at(clock(), aud="x")))
+    assert caplog.records
+    assert token.split(".")[2] not in caplog.text

@@ -230,14 +230,16 @@ class PostgresRoleBindingStore:
     async def bindings_for(self, subject: str, tenant_id: str) -> Sequence[RoleBinding]:
         return await self._rows(
             "SELECT subject, role, tenant_id, namespace FROM role_bindings "
-            "WHERE subject = %s AND tenant_id = %s ORDER BY subject, role, namespace",
+            "WHERE subject = %s AND tenant_id = %s "
+            'ORDER BY subject COLLATE "C", role COLLATE "C", namespace COLLATE "C"',
             (subject, tenant_id),
         )
 
     async def list_for_tenant(self, tenant_id: str) -> list[RoleBinding]:
         return await self._rows(
             "SELECT subject, role, tenant_id, namespace FROM role_bindings "
-            "WHERE tenant_id = %s ORDER BY subject, role, namespace",
+            "WHERE tenant_id = %s "
+            'ORDER BY subject COLLATE "C", role COLLATE "C", namespace COLLATE "C"',
             (tenant_id,),
         )
 

@@ -6,12 +6,14 @@ Invariants:
 - A principal whose credential is bound to a tenant never acts in another
   tenant, whatever bindings exist.
 - Every decision, allow and deny, is handed to the `DecisionAuditor` before
-  it is returned. If the bindings cannot be read or the auditor fails, the
-  answer is deny: an unrecorded allow never leaves the engine.
+  it is returned. If the bindings cannot be read, or the auditor fails or
+  takes longer than `timeout_seconds`, the answer is deny: an unrecorded
+  allow never leaves the engine.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -23,7 +25,7 @@ import attrs
 from platform_core.authz.bindings import RoleBindingSource
 from platform_core.authz.permissions import check_action
 from platform_core.authz.roles import RoleBinding, RoleCatalog, Scope
-from platform_core.errors import Unauthorized
+from platform_core.errors import InvalidInput, Unauthorized
 from platform_core.identity.principal import Principal
 
 __all__ = ["DecisionAuditor", "DecisionRecord", "PolicyDecision", "PolicyEngine"]
@@ -35,6 +37,7 @@ logger = logging.getLogger(__name__)
 class PolicyDecision:
     """The answer to "may this principal do this action here?" and why."""
 
+    decision_id: str
     allowed: bool
     reason: str
     subject: str
@@ -42,7 +45,6 @@ class PolicyDecision:
     scope: Scope
     role: str | None = None
     binding_scope: Scope | None = None
-    decision_id: str = ""
 
 
 @attrs.frozen
@@ -90,18 +92,21 @@ class PolicyEngine:
         *,
         roles: RoleCatalog | None = None,
         clock: Callable[[], float] = time.time,
+        timeout_seconds: float = 5.0,
     ) -> None:
+        if not timeout_seconds > 0:
+            raise InvalidInput("timeout_seconds must be positive")
         self._bindings = bindings
         self._auditor = auditor
         self._roles = roles if roles is not None else RoleCatalog()
         self._clock = clock
+        self._timeout = timeout_seconds
 
     async def decide(self, principal: Principal, action: str, scope: Scope) -> PolicyDecision:
         """Allow or deny `action` for `principal` in `scope`; audited either way.
         A malformed action is `InvalidInput`, raised before any decision."""
         check_action(action)
-        decision = await self._evaluate(principal, action, scope)
-        decision = attrs.evolve(decision, decision_id=uuid.uuid4().hex)
+        decision = await self._evaluate(uuid.uuid4().hex, principal, action, scope)
         return await self._audited(principal, decision)
 
     async def require(self, principal: Principal, action: str, scope: Scope) -> PolicyDecision:
@@ -112,17 +117,18 @@ class PolicyEngine:
         return decision
 
     async def _evaluate(
-        self, principal: Principal, action: str, scope: Scope
+        self, decision_id: str, principal: Principal, action: str, scope: Scope
     ) -> PolicyDecision:
         def deny(reason: str) -> PolicyDecision:
-            return PolicyDecision(False, reason, principal.subject, action, scope)
+            return PolicyDecision(decision_id, False, reason, principal.subject, action, scope)
 
         if principal.tenant_id is not None and principal.tenant_id != scope.tenant_id:
             return deny(f"credential is bound to tenant {principal.tenant_id}")
         try:
-            bindings: Sequence[RoleBinding] = await self._bindings.bindings_for(
-                principal.subject, scope.tenant_id
-            )
+            async with asyncio.timeout(self._timeout):
+                bindings: Sequence[RoleBinding] = await self._bindings.bindings_for(
+                    principal.subject, scope.tenant_id
+                )
         except Exception as error:  # noqa: BLE001 - any failure to read bindings must deny
             logger.error("role bindings unavailable: %s", type(error).__name__)
             return deny("role bindings unavailable")
@@ -132,6 +138,7 @@ class PolicyEngine:
             role = self._roles.get(binding.role)
             if role is not None and role.grants(action):
                 return PolicyDecision(
+                    decision_id,
                     True,
                     f"role {role.name} at {binding.scope} grants {action}",
                     principal.subject,
@@ -159,7 +166,8 @@ class PolicyEngine:
             else decision.binding_scope.namespace,
         )
         try:
-            await self._auditor.record_decision(record)
+            async with asyncio.timeout(self._timeout):
+                await self._auditor.record_decision(record)
         except Exception as error:  # noqa: BLE001 - an unrecorded decision must not allow
             logger.error(
                 "decision %s could not be audited (%s); denying",

@@ -112,7 +112,7 @@ class PostgresApiKeyStore:
     async def _list(self, where: str, value: str) -> list[ApiKeyCredential]:
         query = (
             f"SELECT {_COLUMNS} FROM api_key_credentials WHERE {where} = %s "  # noqa: S608
-            "ORDER BY created_at, credential_id"
+            'ORDER BY created_at, credential_id COLLATE "C"'
         )
         try:
             async with self._pool.connection() as conn:

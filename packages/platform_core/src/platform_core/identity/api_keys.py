@@ -144,6 +144,11 @@ class ApiKeyRegistry:
         self._prefix = prefix
         self._clock = clock
 
+    @property
+    def prefix(self) -> str:
+        """The prefix every token of this registry starts with."""
+        return self._prefix
+
     def _new_credential(
         self, key_id: str, tenant_id: str, name: str, expires_at: float | None
     ) -> tuple[ApiKeyCredential, Secret]:

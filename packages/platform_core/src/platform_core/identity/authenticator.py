@@ -43,12 +43,11 @@ class BearerAuthenticator:
         api_keys: ApiKeyRegistry | None = None,
         oidc: OidcTokenVerifier | None = None,
         introspection: TokenIntrospector | None = None,
-        api_key_prefix: str = "dgk_",
     ) -> None:
         self._api_keys = api_keys
         self._oidc = oidc
         self._introspection = introspection
-        self._api_key_prefix = api_key_prefix
+        self._api_key_prefix = api_keys.prefix if api_keys is not None else "dgk_"
 
     async def authenticate(self, authorization: str | None) -> Principal:
         """The principal behind an `Authorization` header value."""

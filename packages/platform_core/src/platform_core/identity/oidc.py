@@ -240,7 +240,7 @@ class JwksKeyCache:
                     if len(body) > settings.max_jwks_bytes:
                         raise ValueError("JWKS document exceeds max_jwks_bytes")
             keys = pin_key_set(json.loads(body))
-        except (httpx.HTTPError, ValueError) as error:
+        except (httpx.HTTPError, ValueError, RecursionError) as error:
             logger.warning(
                 "JWKS fetch from %s failed (%s); keeping %d cached keys",
                 settings.jwks_uri,
@@ -255,7 +255,7 @@ class JwksKeyCache:
 def _segment_json(segment: str) -> object:
     try:
         return json.loads(_b64url_bytes(segment))
-    except (binascii.Error, ValueError) as error:
+    except (binascii.Error, ValueError, RecursionError) as error:
         raise Unauthenticated("malformed token") from error
 
 
