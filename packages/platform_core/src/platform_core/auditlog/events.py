@@ -13,7 +13,6 @@ from __future__ import annotations
 import enum
 import ipaddress
 import json
-import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -33,6 +32,7 @@ __all__ = [
 MAX_EVENT_BYTES = 64 * 1024
 _KIND = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 _MAX_TEXT = 256
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class Action(enum.Enum):
@@ -52,32 +52,23 @@ class Outcome(enum.Enum):
     FAILURE = "failure"
 
 
-def _check_json(value: object, path: str) -> None:
-    if value is None or isinstance(value, bool | int | str):
-        return
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidInput(f"audit event {path}: numbers must be finite")
-        return
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            _check_json(item, f"{path}[{index}]")
-        return
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise InvalidInput(f"audit event {path}: object keys must be strings")
-            _check_json(item, f"{path}.{key}")
-        return
-    raise InvalidInput(f"audit event {path}: {type(value).__name__} is not a JSON value")
-
-
 def canonical_json(value: object) -> bytes:
-    """The one byte form of a JSON value that the chain hashes."""
-    _check_json(value, "$")
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    """The one byte form of a JSON value that the chain hashes.
+
+    Refuses anything that would not read back as itself: non-string keys,
+    tuples, sets, bytes, NaN and infinities.
+    """
+    try:
+        encoded = json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+    except (TypeError, ValueError):
+        raise InvalidInput(
+            "audit event: not plain JSON (string keys, lists, finite numbers only)"
+        ) from None
+    if json.loads(encoded) != value:
+        raise InvalidInput("audit event: not plain JSON (string keys, lists, finite numbers only)")
+    return encoded.encode("utf-8")
 
 
 def _optional_text(name: str) -> Any:
@@ -86,7 +77,7 @@ def _optional_text(name: str) -> Any:
             return
         if not isinstance(value, str) or not value or len(value) > _MAX_TEXT:
             raise InvalidInput(f"audit event {name}: must be 1..{_MAX_TEXT} characters")
-        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        if _CONTROL.search(value):
             raise InvalidInput(f"audit event {name}: control characters are not allowed")
 
     return check
@@ -136,6 +127,13 @@ class AuditEvent:
     )
     source_ip: str | None = attrs.field(default=None, validator=_check_ip)
     details: dict[str, Any] = attrs.field(factory=dict, converter=_frozen_details, eq=True)
+    _canonical: bytes = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        encoded = canonical_json(self.to_json())
+        if len(encoded) > MAX_EVENT_BYTES:
+            raise InvalidInput(f"audit event: larger than {MAX_EVENT_BYTES} bytes")
+        object.__setattr__(self, "_canonical", encoded)
 
     def to_json(self) -> dict[str, Any]:
         """The wire form; absent optional fields are omitted, not null."""
@@ -152,10 +150,8 @@ class AuditEvent:
         return body
 
     def canonical_bytes(self) -> bytes:
-        encoded = canonical_json(self.to_json())
-        if len(encoded) > MAX_EVENT_BYTES:
-            raise InvalidInput(f"audit event: larger than {MAX_EVENT_BYTES} bytes")
-        return encoded
+        """Computed once at construction; `details` is a private copy."""
+        return self._canonical
 
     @classmethod
     def from_json(cls, body: object) -> AuditEvent:
