@@ -408,3 +408,19 @@ def test_a_gate_eval_log_of_non_records_is_reported_under_an_anchor_policy() -> 
     built = _build(small_run(spec), spec, anchor_policy=ASSETCORE_POLICY)
     report = verify_in_memory({**built.files, "artifacts/gate_evals.json": b"[7]"})
     assert any(error.startswith("invalid gate eval log: ") for error in report.errors)
+
+
+def test_the_first_repeated_trigger_in_log_order_is_the_one_reported() -> None:
+    state = small_run(triggers=5)
+    decisions = list(state.decisions)
+    decisions[3] = attrs.evolve(decisions[3], trigger_id="trigger-3")
+    decisions[4] = attrs.evolve(decisions[4], trigger_id="trigger-1")
+    built = _build(attrs.evolve(state, decisions=tuple(decisions)))
+    assert verify_in_memory(dict(built.files)).errors == (
+        "duplicate decision for trigger trigger-3",
+    )
+
+
+def test_a_long_decision_log_without_duplicates_passes() -> None:
+    built = _build(small_run(triggers=400))
+    assert verify_in_memory(dict(built.files)).passed

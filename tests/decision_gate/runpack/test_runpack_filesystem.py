@@ -253,7 +253,6 @@ async def test_a_manifest_listing_a_path_outside_the_runpack_fails_without_readi
     tmp_path: pathlib.Path,
 ) -> None:
 
-
     runpack = copy_reference(REFERENCE_RUNPACKS[0], tmp_path)
     (tmp_path / "secret.json").write_bytes(b"[]")
     manifest = parse_manifest(reference_files(REFERENCE_RUNPACKS[0])[MANIFEST])

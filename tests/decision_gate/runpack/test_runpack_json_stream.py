@@ -63,9 +63,9 @@ def test_a_multibyte_character_split_across_chunks_is_read_whole() -> None:
 
 def test_items_are_yielded_before_the_array_ends() -> None:
     stream = JsonArrayItems()
-    assert stream.feed(b'[{"a":1},{"b"') == [{"a": 1}]
-    assert stream.feed(b":2}]") == [{"b": 2}]
-    assert stream.close() == []
+    assert list(stream.feed(b'[{"a":1},{"b"')) == [{"a": 1}]
+    assert list(stream.feed(b":2}]")) == [{"b": 2}]
+    assert list(stream.close()) == []
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ Streaming. The canonical JSON of a list is `[` + `,`.join(items) + `]`, so the
 builder emits a log artifact record by record while hashing incrementally,
 and the verifier hashes artifacts chunk by chunk and decodes the logs it
 inspects item by item. Memory is bounded by the largest record, not by the
-run's length (plus the set of trigger ids seen in the decision log).
+run's length (duplicate decisions are found through a fixed-size Bloom
+filter and a second pass over the few trigger ids it flags).
 
 Purity. Nothing here performs I/O: the builder hands byte chunks to its
 caller, and the verifier reads through a `RunpackSource` whose
@@ -49,7 +50,7 @@ import contextlib
 import enum
 import hashlib
 import json
-from collections.abc import AsyncGenerator, Awaitable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Iterable, Iterator, Mapping
 from typing import Any, Final, Protocol, TypeVar
 
 import attrs
@@ -543,10 +544,13 @@ def _reject_constant(literal: str) -> None:
 class JsonArrayItems:
     """Decodes a JSON array from byte chunks, one item at a time.
 
-    Only the undecoded tail is buffered: for a valid array that is at most one
-    item plus one chunk. An item that does not decode yet is retried when more
-    bytes arrive and reported as an error only at the end, so invalid input can
-    be buffered up to the artifact limit (which the caller enforces).
+    `feed` and `close` return iterators that decode lazily, one item per step,
+    so at most one decoded item is alive at a time; consume each fully before
+    the next call. Only the undecoded tail is buffered: for a valid array that
+    is at most one item plus one chunk. An item that does not decode yet is
+    retried when more bytes arrive and reported as an error only at the end,
+    so invalid input can be buffered up to the artifact limit (which the
+    caller enforces).
     """
 
     def __init__(self) -> None:
@@ -555,66 +559,93 @@ class JsonArrayItems:
         self._text = ""
         self._state = "open"  # open -> first -> (item <-> separator) -> done
 
-    def feed(self, chunk: bytes) -> list[Any]:
+    def _append(self, chunk: bytes, *, final: bool) -> None:
         try:
-            self._text += self._utf8.decode(chunk)
+            self._text += self._utf8.decode(chunk, final=final)
         except UnicodeDecodeError:
             raise JsonArrayError("not valid UTF-8") from None
+
+    def feed(self, chunk: bytes) -> Iterator[Any]:
+        self._append(chunk, final=False)
         return self._drain(final=False)
 
-    def close(self) -> list[Any]:
-        try:
-            self._text += self._utf8.decode(b"", final=True)
-        except UnicodeDecodeError:
-            raise JsonArrayError("not valid UTF-8") from None
-        items = self._drain(final=True)
-        if self._state != "done":
-            raise JsonArrayError("unexpected end of input (array not closed)")
-        return items
+    def close(self) -> Iterator[Any]:
+        self._append(b"", final=True)
+        return self._drain(final=True)
 
-    def _drain(self, *, final: bool) -> list[Any]:
-        items: list[Any] = []
+    def _drain(self, *, final: bool) -> Iterator[Any]:
         text = self._text
         pos = 0
-        while True:
-            while pos < len(text) and text[pos] in _WHITESPACE:
-                pos += 1
-            if pos == len(text):
-                break
-            char = text[pos]
-            if self._state == "done":
-                raise JsonArrayError("trailing characters after the array")
-            if self._state == "open":
-                if char != "[":
-                    raise JsonArrayError("expected a JSON array")
-                self._state = "first"
-                pos += 1
-                continue
-            if self._state == "separator":
-                if char not in ",]":
-                    raise JsonArrayError("expected ',' or ']' after an array item")
-                self._state = "item" if char == "," else "done"
-                pos += 1
-                continue
-            if self._state == "first" and char == "]":
-                self._state = "done"
-                pos += 1
-                continue
-            try:
-                value, end = self._decoder.raw_decode(text, pos)
-            except json.JSONDecodeError as error:
-                if final:
-                    raise JsonArrayError(f"{error.msg} in array item") from None
-                break
-            except RecursionError:
-                raise JsonArrayError("array item nested too deeply") from None
-            if end == len(text) and not final:
-                break  # a number at the end may continue in the next chunk
-            items.append(value)
-            self._state = "separator"
-            pos = end
-        self._text = text[pos:]
-        return items
+        try:
+            while True:
+                while pos < len(text) and text[pos] in _WHITESPACE:
+                    pos += 1
+                if pos == len(text):
+                    break
+                char = text[pos]
+                if self._state == "done":
+                    raise JsonArrayError("trailing characters after the array")
+                if self._state == "open":
+                    if char != "[":
+                        raise JsonArrayError("expected a JSON array")
+                    self._state = "first"
+                    pos += 1
+                    continue
+                if self._state == "separator":
+                    if char not in ",]":
+                        raise JsonArrayError("expected ',' or ']' after an array item")
+                    self._state = "item" if char == "," else "done"
+                    pos += 1
+                    continue
+                if self._state == "first" and char == "]":
+                    self._state = "done"
+                    pos += 1
+                    continue
+                try:
+                    value, end = self._decoder.raw_decode(text, pos)
+                except json.JSONDecodeError as error:
+                    if final:
+                        raise JsonArrayError(f"{error.msg} in array item") from None
+                    break
+                except RecursionError:
+                    raise JsonArrayError("array item nested too deeply") from None
+                if end == len(text) and not final:
+                    break  # a number at the end may continue in the next chunk
+                self._state = "separator"
+                pos = end
+                yield value
+                del value
+        finally:
+            self._text = text[pos:]
+        if final and self._state != "done":
+            raise JsonArrayError("unexpected end of input (array not closed)")
+
+
+_BLOOM_BITS: Final = 1 << 19
+_BLOOM_HASHES: Final = 4
+
+
+class _SeenOnce:
+    """A Bloom filter of strings: fixed memory however many are added.
+
+    `add` returns True when the string may have been added before (possibly a
+    false positive, never a false negative), so exact answers need a second
+    look at the few strings it flags.
+    """
+
+    def __init__(self) -> None:
+        self._bits = bytearray(_BLOOM_BITS // 8)
+
+    def add(self, text: str) -> bool:
+        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        present = True
+        for index in range(_BLOOM_HASHES):
+            bit = int.from_bytes(digest[4 * index : 4 * index + 4], "little") % _BLOOM_BITS
+            byte, mask = bit >> 3, 1 << (bit & 7)
+            if not self._bits[byte] & mask:
+                present = False
+                self._bits[byte] |= mask
+        return present
 
 
 # --------------------------------------------------------------------------- verifier
@@ -671,22 +702,39 @@ async def _read_whole(source: RunpackSource, path: str) -> bytes:
 
 
 async def _decision_log_error(source: RunpackSource) -> str | None:
-    """The reference's decision-log check: parse all, then the first duplicate trigger."""
-    seen: set[str] = set()
-    duplicate: str | None = None
+    """The reference's decision-log check: parse all, then the first duplicate trigger.
+
+    Memory stays fixed however long the log: a Bloom filter flags trigger ids
+    that may repeat, and only when it flags any is the log read a second time
+    to find the first real duplicate among them.
+    """
+    seen = _SeenOnce()
+    candidates: set[str] = set()
     try:
         async with contextlib.aclosing(_array_items(source, DECISIONS_PATH)) as items:
             async for item in items:
                 decision = _parse_object(DecisionRecord, item, "decision record")
-                if duplicate is None and decision.trigger_id in seen:
-                    duplicate = decision.trigger_id
-                seen.add(decision.trigger_id)
+                if seen.add(decision.trigger_id):
+                    candidates.add(decision.trigger_id)
     except _ReadFailed as failed:
         return f"decision log read failed: {failed.error}"
     except (JsonArrayError, DecisionGateError) as error:
         return f"invalid decision log: {error}"
-    if duplicate is not None:
-        return f"duplicate decision for trigger {duplicate}"
+    if not candidates:
+        return None
+    confirmed: set[str] = set()
+    try:
+        async with contextlib.aclosing(_array_items(source, DECISIONS_PATH)) as items:
+            async for item in items:
+                trigger_id = _parse_object(DecisionRecord, item, "decision record").trigger_id
+                if trigger_id in candidates:
+                    if trigger_id in confirmed:
+                        return f"duplicate decision for trigger {trigger_id}"
+                    confirmed.add(trigger_id)
+    except _ReadFailed as failed:
+        return f"decision log read failed: {failed.error}"
+    except (JsonArrayError, DecisionGateError) as error:
+        return f"invalid decision log: {error}"
     return None
 
 
