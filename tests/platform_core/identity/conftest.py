@@ -61,7 +61,8 @@ class IdentityProviderServer:
     """A real HTTP server on 127.0.0.1 (port 0) playing an IdP: it serves the
     JWKS document the test publishes and answers RFC 7662 introspection.
 
-    `outage` makes every request answer 503; `jwks_hits` counts JWKS fetches.
+    `outage` makes every request answer 503; `cache_control` is sent as the
+    Cache-Control header; `jwks_hits` counts JWKS fetches.
     """
 
     def __init__(self) -> None:
@@ -69,6 +70,7 @@ class IdentityProviderServer:
         self.introspection: dict[str, dict[str, Any]] = {}
         self.client_credentials = ("gate", "s3cret-client")
         self.outage = False
+        self.cache_control: str | None = None
         self.jwks_hits = 0
         self.introspection_requests: list[dict[str, list[str]]] = []
         self._lock = threading.Lock()
@@ -115,6 +117,8 @@ class IdentityProviderServer:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                if idp.cache_control is not None:
+                    self.send_header("Cache-Control", idp.cache_control)
                 self.end_headers()
                 self.wfile.write(data)
 

@@ -417,6 +417,45 @@ async def test_a_garbage_jwks_response_keeps_the_cached_keys(
     assert idp.jwks_hits == 2
 
 
+async def test_cache_control_max_age_shortens_the_refresh_interval(
+    verifier: OidcTokenVerifier, idp: IdentityProviderServer, rsa_key: jwk.RSAKey,
+    clock: MovableClock,
+) -> None:
+    idp.cache_control = "public, max-age=60"
+    token = mint(rsa_key, claims_at(clock()))
+    await verifier.verify(token)
+    clock.advance(59)
+    await verifier.verify(token)
+    assert idp.jwks_hits == 1
+    clock.advance(1)
+    await verifier.verify(token)
+    assert idp.jwks_hits == 2
+
+
+async def test_cache_control_cannot_push_refreshes_below_the_cooldown(
+    verifier: OidcTokenVerifier, idp: IdentityProviderServer, rsa_key: jwk.RSAKey,
+    clock: MovableClock,
+) -> None:
+    idp.cache_control = "max-age=0"
+    token = mint(rsa_key, claims_at(clock()))
+    for _ in range(10):
+        await verifier.verify(token)
+        clock.advance(1)
+    assert idp.jwks_hits == 1
+
+
+async def test_cache_control_cannot_stretch_the_refresh_interval(
+    verifier: OidcTokenVerifier, idp: IdentityProviderServer, rsa_key: jwk.RSAKey,
+    clock: MovableClock,
+) -> None:
+    idp.cache_control = "max-age=86400"
+    token = mint(rsa_key, claims_at(clock(), exp=int(clock()) + 3600))
+    await verifier.verify(token)
+    clock.advance(300)
+    await verifier.verify(token)
+    assert idp.jwks_hits == 2
+
+
 # --- key pinning ----------------------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ import binascii
 import json
 import logging
 import math
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -57,6 +58,7 @@ _EC_ALGORITHM_BY_CURVE = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 _OKP_ALGORITHMS = frozenset({"EdDSA", "Ed25519"})
 _MIN_RSA_BITS = 2048
 _MAX_TOKEN_BYTES = 16 * 1024
+_MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d{1,9})\"?", re.IGNORECASE)
 
 
 def _positive(_: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -79,8 +81,10 @@ class OidcSettings:
     """How to trust one OIDC issuer. Times in seconds.
 
     `refresh_after_seconds`: a cache older than this is refreshed on the next
-    request. `refresh_cooldown_seconds`: minimum interval between two JWKS
-    fetches, whatever triggers them. `max_key_age_seconds`: keys older than
+    request; a JWKS answer with `Cache-Control: max-age` may shorten it (IdPs
+    do so near a rotation) but never below the cooldown.
+    `refresh_cooldown_seconds`: minimum interval between two JWKS fetches,
+    whatever triggers them. `max_key_age_seconds`: keys older than
     this (since the last successful fetch) are no longer trusted.
     """
 
@@ -185,6 +189,7 @@ class JwksKeyCache:
         self._clock = clock
         self._keys: dict[str, PinnedKey] = {}
         self._fetched_at: float | None = None
+        self._refresh_after = settings.refresh_after_seconds
         self._last_attempt: float | None = None
         self._inflight: asyncio.Task[None] | None = None
 
@@ -193,7 +198,7 @@ class JwksKeyCache:
         after the refresh the cooldown allows, or if the keys are too old."""
         settings = self._settings
         now = self._clock()
-        stale = self._fetched_at is None or now - self._fetched_at >= settings.refresh_after_seconds
+        stale = self._fetched_at is None or now - self._fetched_at >= self._refresh_after
         if stale or kid not in self._keys:
             await self._refresh()
         fetched_at = self._fetched_at
@@ -235,6 +240,7 @@ class JwksKeyCache:
                 "GET", settings.jwks_uri, timeout=settings.fetch_timeout_seconds
             ) as response:
                 response.raise_for_status()
+                refresh_after = self._refresh_interval(response.headers.get("cache-control"))
                 async for chunk in response.aiter_bytes():
                     body += chunk
                     if len(body) > settings.max_jwks_bytes:
@@ -249,7 +255,17 @@ class JwksKeyCache:
             )
             return
         self._keys = keys
+        self._refresh_after = refresh_after
         self._fetched_at = self._clock()
+
+    def _refresh_interval(self, cache_control: str | None) -> float:
+        settings = self._settings
+        match = _MAX_AGE.search(cache_control or "")
+        if match is None:
+            return settings.refresh_after_seconds
+        advertised = float(match.group(1))
+        shortest = settings.refresh_cooldown_seconds
+        return max(shortest, min(advertised, settings.refresh_after_seconds))
 
 
 def _segment_json(segment: str) -> object:
