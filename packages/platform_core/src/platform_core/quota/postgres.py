@@ -123,13 +123,18 @@ class PostgresUsageStore:
         self._pool = pool
 
     @classmethod
-    async def open(cls, dsn: str, *, min_size: int = 1, max_size: int = 10) -> Self:
-        """Connect a pool to `dsn`; create the tables and function if they are missing."""
+    async def open(
+        cls, dsn: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 30.0
+    ) -> Self:
+        """Connect a pool to `dsn`; create the tables and function if they are missing.
+
+        `timeout` bounds the wait for the first connections (`StorageError` after it).
+        """
         pool = AsyncConnectionPool(
             dsn, min_size=min_size, max_size=max_size, kwargs={"autocommit": True}, open=False
         )
         try:
-            await pool.open(wait=True, timeout=30.0)
+            await pool.open(wait=True, timeout=timeout)
             async with pool.connection() as connection, connection.transaction():
                 await connection.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
                 for statement in _SCHEMA:
@@ -144,9 +149,17 @@ class PostgresUsageStore:
             async with self._pool.connection() as connection:
                 cursor = await connection.execute(
                     "SELECT * FROM quota_apply(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    (request.tenant_id, request.idempotency_key, request.metric.value,
-                     request.amount, request.fingerprint, request.payload_json,
-                     request.window_start, request.limit, request.recorded_at_ms),
+                    (
+                        request.tenant_id,
+                        request.idempotency_key,
+                        request.metric.value,
+                        request.amount,
+                        request.fingerprint,
+                        request.payload_json,
+                        request.window_start,
+                        request.limit,
+                        request.recorded_at_ms,
+                    ),
                 )
                 row = await cursor.fetchone()
         except psycopg.Error as error:

@@ -123,8 +123,10 @@ class RateLimiter:
         if not isinstance(token_key, str) or not token_key:
             raise InvalidInput("token_key must be a non-empty string")
         tenant_policy = self._overrides.get(tenant_id, self._per_tenant)
-        if not isinstance(cost, (int, float)) or isinstance(cost, bool) or not (
-            0 < cost <= min(tenant_policy.capacity, self._per_token.capacity)
+        if (
+            not isinstance(cost, (int, float))
+            or isinstance(cost, bool)
+            or not (0 < cost <= min(tenant_policy.capacity, self._per_token.capacity))
         ):
             raise InvalidInput("cost must be > 0 and fit in both buckets' capacity")
         with self._lock:

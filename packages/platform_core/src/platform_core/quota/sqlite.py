@@ -161,9 +161,16 @@ def _apply_locked(connection: sqlite3.Connection, request: UsageRequest) -> Stor
         "INSERT INTO quota_ledger (tenant_id, idempotency_key, metric, amount, fingerprint, "
         "payload, window_start, recorded_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
         "RETURNING sequence",
-        (request.tenant_id, request.idempotency_key, request.metric.value, request.amount,
-         request.fingerprint, request.payload_json, request.window_start,
-         request.recorded_at_ms),
+        (
+            request.tenant_id,
+            request.idempotency_key,
+            request.metric.value,
+            request.amount,
+            request.fingerprint,
+            request.payload_json,
+            request.window_start,
+            request.recorded_at_ms,
+        ),
     ).fetchone()
     connection.execute(
         "INSERT INTO quota_counters (tenant_id, metric, window_start, used) VALUES (?, ?, ?, ?) "

@@ -43,10 +43,8 @@ _SCHEMA = (
         subject_id TEXT NOT NULL,
         roles      TEXT[] NOT NULL,
         PRIMARY KEY (tenant_id, subject_id))""",
-    "CREATE INDEX IF NOT EXISTS tenancy_memberships_subject "
-    "ON tenancy_memberships (subject_id)",
+    "CREATE INDEX IF NOT EXISTS tenancy_memberships_subject ON tenancy_memberships (subject_id)",
 )
-
 
 
 def _tenant(row: TupleRow) -> Tenant:
@@ -68,13 +66,18 @@ class PostgresTenancyStore:
         self._pool = pool
 
     @classmethod
-    async def open(cls, dsn: str, *, min_size: int = 1, max_size: int = 10) -> Self:
-        """Connect a pool to `dsn` and create the tables if they are missing."""
+    async def open(
+        cls, dsn: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 30.0
+    ) -> Self:
+        """Connect a pool to `dsn` and create the tables if they are missing.
+
+        `timeout` bounds the wait for the first connections (`StorageError` after it).
+        """
         pool = AsyncConnectionPool(
             dsn, min_size=min_size, max_size=max_size, kwargs={"autocommit": True}, open=False
         )
         try:
-            await pool.open(wait=True, timeout=30.0)
+            await pool.open(wait=True, timeout=timeout)
             async with pool.connection() as connection, connection.transaction():
                 await connection.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
                 for statement in _SCHEMA:
@@ -108,7 +111,8 @@ class PostgresTenancyStore:
         rows = await self._fetch(
             "SELECT tenant_id, state, created_at_ms, updated_at_ms "
             "FROM tenancy_tenants "
-            "WHERE tenant_id = %s", (tenant_id,)
+            "WHERE tenant_id = %s",
+            (tenant_id,),
         )
         return _tenant(rows[0]) if rows else None
 
@@ -116,7 +120,8 @@ class PostgresTenancyStore:
         rows = await self._fetch(
             "SELECT tenant_id, state, created_at_ms, updated_at_ms "
             "FROM tenancy_tenants "
-            'ORDER BY tenant_id COLLATE "C"', ()
+            'ORDER BY tenant_id COLLATE "C"',
+            (),
         )
         return [_tenant(row) for row in rows]
 
@@ -137,8 +142,13 @@ class PostgresTenancyStore:
                 "INSERT INTO tenancy_namespaces "
                 "(tenant_id, namespace_id, state, created_at_ms, updated_at_ms) "
                 "VALUES (%s, %s, %s, %s, %s)",
-                (namespace.tenant_id, namespace.namespace_id, namespace.state.value,
-                 namespace.created_at_ms, namespace.updated_at_ms),
+                (
+                    namespace.tenant_id,
+                    namespace.namespace_id,
+                    namespace.state.value,
+                    namespace.created_at_ms,
+                    namespace.updated_at_ms,
+                ),
             )
         except psycopg.errors.UniqueViolation as error:
             raise DuplicateNamespace(

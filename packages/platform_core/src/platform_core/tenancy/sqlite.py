@@ -48,7 +48,6 @@ CREATE INDEX IF NOT EXISTS tenancy_memberships_subject ON tenancy_memberships (s
 """
 
 
-
 def _tenant(row: tuple[str, str, int, int]) -> Tenant:
     return Tenant(row[0], LifecycleState(row[1]), row[2], row[3])
 
@@ -96,8 +95,12 @@ class SqliteTenancyStore:
                 connection.execute(
                     "INSERT INTO tenancy_tenants (tenant_id, state, created_at_ms, updated_at_ms) "
                     "VALUES (?, ?, ?, ?)",
-                    (tenant.tenant_id, tenant.state.value, tenant.created_at_ms,
-                     tenant.updated_at_ms),
+                    (
+                        tenant.tenant_id,
+                        tenant.state.value,
+                        tenant.created_at_ms,
+                        tenant.updated_at_ms,
+                    ),
                 )
             except sqlite3.IntegrityError as error:
                 if error.sqlite_errorname != "SQLITE_CONSTRAINT_PRIMARYKEY":
@@ -111,7 +114,8 @@ class SqliteTenancyStore:
             row = connection.execute(
                 "SELECT tenant_id, state, created_at_ms, updated_at_ms "
                 "FROM tenancy_tenants "
-                "WHERE tenant_id = ?", (tenant_id,)
+                "WHERE tenant_id = ?",
+                (tenant_id,),
             ).fetchone()
             return None if row is None else _tenant(row)
 
@@ -149,8 +153,13 @@ class SqliteTenancyStore:
                     "INSERT INTO tenancy_namespaces "
                     "(tenant_id, namespace_id, state, created_at_ms, updated_at_ms) "
                     "VALUES (?, ?, ?, ?, ?)",
-                    (namespace.tenant_id, namespace.namespace_id, namespace.state.value,
-                     namespace.created_at_ms, namespace.updated_at_ms),
+                    (
+                        namespace.tenant_id,
+                        namespace.namespace_id,
+                        namespace.state.value,
+                        namespace.created_at_ms,
+                        namespace.updated_at_ms,
+                    ),
                 )
             except sqlite3.IntegrityError as error:
                 if error.sqlite_errorname != "SQLITE_CONSTRAINT_PRIMARYKEY":
