@@ -381,8 +381,15 @@ _NASTY = [
     " ", "!", '"', "\\", "\x00", "\x1f", "\n", "\x7f", "/", ":", ",", "[", "]", "{", "}",
     "1", ".", "e", "-", "+", "a", "é", "\u2028", "\uffff", "\U0001f600", "\U0010ffff",
 ]  # fmt: skip
+# Number-shaped text a scan of the encoder's output could mistake for a token.
+_NUMBER_LOOKALIKES = [
+    ":1.0,", ",-0.0]", "[1e+16}", ":1.5e-07,", ",12345678901234567890]", "-12345678901234567890",
+    "v1.0", "stage-1", "3e-5", "2e+3,",
+]  # fmt: skip
 _ANY_CHAR = st.characters(exclude_categories=["Cs"])
-_TEXT = st.text(st.sampled_from(_NASTY) | _ANY_CHAR, max_size=8)
+_TEXT = st.lists(
+    st.sampled_from(_NASTY) | _ANY_CHAR | st.sampled_from(_NUMBER_LOOKALIKES), max_size=6
+).map("".join)
 _FLOATS = st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from(
     [0.0, -0.0, 1.0, 1e21, 1e20, 1e-7, 1e-6, 5e-324, 1.7976931348623157e308, 0.1, 1e16, 123.0]
 )
@@ -442,6 +449,30 @@ def test_fast_path_slow_path_and_the_written_rule_agree(value: JsonValue) -> Non
     expected = _spec_canonical(value)
     assert _encode_slow_bytes(value) == expected
     assert canonical_json_bytes(value) == expected
+
+
+# Documents whose keys keep code-point order and whose strings hold no quote
+# or backslash: these stay on the fast path, so its number rewriting is what
+# this property exercises.
+_PLAIN_TEXT = st.lists(
+    st.characters(exclude_categories=["Cs"], exclude_characters='"\\ !', min_codepoint=0x20)
+    | st.sampled_from(_NUMBER_LOOKALIKES),
+    max_size=5,
+).map("".join)
+
+
+@settings(max_examples=300)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | _INTS | _FLOATS | _PLAIN_TEXT,
+        lambda children: (
+            st.lists(children, max_size=5) | st.dictionaries(_PLAIN_TEXT, children, max_size=5)
+        ),
+        max_leaves=25,
+    )
+)
+def test_fast_path_number_rewriting_agrees_with_the_written_rule(value: JsonValue) -> None:
+    assert canonical_json_bytes(value) == _spec_canonical(value)
 
 
 @settings(max_examples=150)

@@ -17,14 +17,16 @@ runpack or tool-call hash would match. The rule (spec core.md §5.2):
 
 Speed. Hashing sits on every trigger, so the common case runs in C: the
 standard encoder (`sort_keys`, compact, `ensure_ascii=False`) already writes
-strings and integers exactly as above and orders keys by code point, which
-equals the canonical order unless a key holds a character below U+0023 (a
-control, space, `!` or `"`). Two compiled scans of its output then decide:
-a key with such a character sends the value to the pure-Python encoder
-`_encode_slow`, which is correct for everything; float tokens (Python's
-`repr`) are rewritten in place, or, in the rare text that also contains an
-escaped quote, handed to the slow encoder too. Both paths are
-property-tested to give identical bytes.
+strings and in-range integers exactly as above, and orders keys by code
+point, which is the canonical order unless a key holds a character below
+U+0023 (a control, space, `!` or `"`). Scans of its output that lead with a
+literal character (fast even on megabytes) then decide: a key with such a
+character sends the value to the pure-Python encoder `_encode_slow`, which is
+correct for everything; the few number tokens Python writes differently
+(integral floats `1.0`, exponent forms, out-of-range integers) are rewritten
+in place, telling tokens from look-alikes inside strings by quote parity, or,
+in the rare text that also holds an escaped quote, the slow encoder takes
+over. Property tests pin fast path == slow path == the written rule.
 
 Object keys must be `str`. The slow path rejects other keys; the fast path
 trusts the `JsonValue` type here (as `json.dumps`, it writes an all-int-keyed
@@ -217,63 +219,89 @@ _C_ENCODER: Final = json.JSONEncoder(
     default=_fail_unsupported,
 )
 
-# An object key holding a character below U+0023: a space, `!`, or any escape
-# except `\\` (escapes stand for controls and `"`; an escaped backslash sorts
-# like the raw one). Matching starts at the `{` or `,` before each key, so every
-# key is examined from its first character; possessive loops keep it linear.
-_KEY_NEEDING_QUOTED_ORDER: Final = re.compile(
-    r'[{,]"(?:[^"\\ !]|\\\\)*+(?:[ !]|\\[^\\])(?:[^"\\]|\\.)*+":', re.DOTALL
+# Keys. Code-point order is the canonical order unless a key holds a character
+# below U+0023: a space, `!`, or an escape other than `\\` (escapes stand for
+# controls and `"`; an escaped backslash sorts like the raw one). Each pattern
+# starts at one such character and matches iff only harmless characters follow
+# up to the key's closing `":`, which holds from the last hazardous character of
+# any hazardous key; an attempt stops at the next hazardous character or quote,
+# so scans are linear. A literal first character keeps the scan fast.
+_HARMLESS_TO_KEY_END = r'[^"\\ !]*+(?:\\\\[^"\\ !]*+)*+":'
+_KEY_OUT_OF_CODE_POINT_ORDER: Final = (
+    re.compile(" " + _HARMLESS_TO_KEY_END),
+    re.compile("!" + _HARMLESS_TO_KEY_END),
+    re.compile(r"\\[^\\]" + _HARMLESS_TO_KEY_END),
 )
-# A number token the C encoder may have written differently from the rule:
-# any float (Python repr has `.` or `e`) and any integer long enough to leave
-# the i64/u64 range. Hits inside strings are sorted out by quote parity.
-_NUMBER_TO_CHECK: Final = re.compile(
-    r"(?:(?<=[:,\[])|^)-?(?:\d+\.\d+(?:e[-+]\d+)?|\d+e[-+]\d+|\d{19,})(?=[,\]}]|$)"
+
+# Numbers. Python's float `repr` differs from the rule only for integral floats
+# (`1.0`) and exponent forms (`1e+16`, `1.5e-07`); integers differ only when
+# out of range (19+ digits). The detectors lead with a literal, which keeps a
+# scan of a large document cheap, and may hit inside strings.
+_INTEGRAL_FLOAT: Final = re.compile(r"\.0(?=[,\]}])")
+_MINUS_EXPONENT_OR_LONG_NEGATIVE: Final = re.compile(r"-(?:(?<=\de-)\d|\d{19})")
+_PLUS_EXPONENT: Final = re.compile(r"\+(?<=\de\+)\d")
+# Long positive integers are found in a digit-blind copy of the bytes, where
+# plain substring search is fast: a delimiter followed by 20 digits.
+_DIGITS_AS_ZERO: Final = bytes.maketrans(b"123456789", b"000000000")
+_LONG_POSITIVE_SHAPES: Final = tuple(lead + b"0" * 20 for lead in (b":", b",", b"["))
+# A token to rewrite, with the `:`, `,` or `[` that precedes every number token.
+_TOKEN_TO_REWRITE: Final = re.compile(
+    r"[:,\[](-?\d+(?:\.0|(?:\.\d+)?e[-+]\d+)|-?\d{19,})(?=[,\]}])"
 )
+# No float token of Python's repr is longer (`-1.7976931348623157e+308` has 24).
+_FLOAT_TOKEN_REACH: Final = 32
 
 
-def _rewrite_numbers(text: str) -> str:
-    """Rewrite float tokens outside strings; requires `text` to contain no `\\"`.
+def _detector_hits(text: str) -> list[int]:
+    hits = [match.start() for match in _INTEGRAL_FLOAT.finditer(text)]
+    hits += [match.start() for match in _MINUS_EXPONENT_OR_LONG_NEGATIVE.finditer(text)]
+    if "+" in text:
+        hits += [match.start() for match in _PLUS_EXPONENT.finditer(text)]
+    return hits
 
-    Without escaped quotes every `"` delimits a string, so a token is outside
-    all strings iff an even number of quotes precedes it.
+
+def _has_long_positive(data: bytes) -> bool:
+    blind = data.translate(_DIGITS_AS_ZERO)
+    return any(shape in blind for shape in _LONG_POSITIVE_SHAPES)
+
+
+def _token_spans(text: str, hits: list[int]) -> list[tuple[int, int]]:
+    """The spans of the tokens to rewrite that contain a hit (or start at it)."""
+    spans: set[tuple[int, int]] = set()
+    for hit in hits:
+        for match in _TOKEN_TO_REWRITE.finditer(text, max(0, hit - _FLOAT_TOKEN_REACH)):
+            start, end = match.span(1)
+            if start > hit:
+                break
+            if hit < end:
+                spans.add((start, end))
+                break
+    return sorted(spans)
+
+
+def _rewrite_numbers(text: str, spans: list[tuple[int, int]]) -> str:
+    """Rewrite the number tokens at `spans` that lie outside strings.
+
+    Requires `text` to hold no `\\"`: then every `"` delimits a string, and a
+    token is outside all strings iff an even number of quotes precedes it.
     """
     pieces: list[str] = []
-    copied_to = 0
-    quotes = 0
-    for match in _NUMBER_TO_CHECK.finditer(text):
-        start, end = match.span()
-        quotes += text.count('"', copied_to, start)
-        pieces.append(text[copied_to:start])
-        copied_to = start
-        token = match.group()
+    copied_to = counted_to = quotes = 0
+    for start, end in spans:
+        quotes += text.count('"', counted_to, start)
+        counted_to = start
         if quotes % 2:
             continue
+        token = text[start:end]
         if "." in token or "e" in token:
-            pieces.append(format_float(float(token)))
+            canonical = format_float(float(token))
         else:
-            pieces.append(_format_int(int(token)))
-        copied_to = end
+            canonical = _format_int(int(token))
+        if canonical != token:
+            pieces += (text[copied_to:start], canonical)
+            copied_to = end
     pieces.append(text[copied_to:])
     return "".join(pieces)
-
-
-def _encode_text(value: JsonValue) -> str:
-    try:
-        text = _C_ENCODER.encode(value)
-    except CanonicalizationError:
-        raise
-    except (ValueError, TypeError, RecursionError):
-        # NaN, mixed key types, circular or deep values: the slow encoder
-        # reports the precise reason.
-        return _encode_slow(value)
-    if _KEY_NEEDING_QUOTED_ORDER.search(text):
-        return _encode_slow(value)
-    if _NUMBER_TO_CHECK.search(text):
-        if '\\"' in text:
-            return _encode_slow(value)
-        return _rewrite_numbers(text)
-    return text
 
 
 def _to_utf8(text: str) -> bytes:
@@ -285,7 +313,32 @@ def _to_utf8(text: str) -> bytes:
 
 def canonical_json_bytes(value: JsonValue) -> bytes:
     """The canonical JSON bytes of `value` (module docstring; spec core.md §5.2)."""
-    return _to_utf8(_encode_text(value))
+    if not isinstance(value, dict | list | tuple):
+        return _to_utf8(_encode_slow(value))
+    try:
+        text = _C_ENCODER.encode(value)
+    except CanonicalizationError:
+        raise
+    except (ValueError, TypeError, RecursionError):
+        # NaN, mixed key types, circular or deep values: the slow encoder
+        # names the precise reason.
+        return _to_utf8(_encode_slow(value))
+    data = _to_utf8(text)
+    if ("\\" in text or " " in text or "!" in text) and any(
+        pattern.search(text) for pattern in _KEY_OUT_OF_CODE_POINT_ORDER
+    ):
+        return _to_utf8(_encode_slow(value))
+    hits = _detector_hits(text)
+    long_positive = _has_long_positive(data)
+    if not hits and not long_positive:
+        return data
+    if '\\"' in text:
+        return _to_utf8(_encode_slow(value))
+    if long_positive:
+        spans = [match.span(1) for match in _TOKEN_TO_REWRITE.finditer(text)]
+    else:
+        spans = _token_spans(text, hits)
+    return _to_utf8(_rewrite_numbers(text, spans))
 
 
 def canonical_json_bytes_with_limit(value: JsonValue, max_bytes: int) -> bytes:
