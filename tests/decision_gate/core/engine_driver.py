@@ -268,7 +268,22 @@ class RunDriver:
         provider: Provider | None = None,
     ) -> TriggerResult:
         """`scenario_next`: a trigger of kind agent_request_next, hashed as the request."""
-        request = NextRequest(
+        request = self.next_request(trigger_id, time, agent_id, correlation_id)
+        return self.fire(
+            next_request_trigger(request),
+            method="scenario.next",
+            request=request,
+            provider=provider,
+        )
+
+    def next_request(
+        self,
+        trigger_id: str,
+        time: Timestamp,
+        agent_id: str = "agent-1",
+        correlation_id: str | None = None,
+    ) -> NextRequest:
+        return NextRequest(
             run_id=self.run.run_id,
             tenant_id=self.run.tenant_id,
             namespace_id=self.run.namespace_id,
@@ -276,12 +291,6 @@ class RunDriver:
             agent_id=agent_id,
             time=time,
             correlation_id=correlation_id,
-        )
-        return self.fire(
-            next_request_trigger(request),
-            method="scenario.next",
-            request=request,
-            provider=provider,
         )
 
     def fire(
@@ -372,12 +381,13 @@ class RunDriver:
     def providers_missing(
         self, details: ProviderMissingDetails, trigger_id: str, time: Timestamp
     ) -> ProviderMissing:
-        """What the shell does for a trigger when provider validation fails: save, then raise."""
-        event = self.event(trigger_id, time)
+        """What the shell does for `scenario_next` when provider validation fails:
+        record the failed call, then raise."""
+        request = self.next_request(trigger_id, time)
         delta, error = provider_missing(
             self.run,
-            method="scenario.trigger",
-            request=event,
+            method="scenario.next",
+            request=request,
             called_at=time,
             correlation_id=None,
             details=details,

@@ -269,6 +269,8 @@ def test_e23_missing_providers_are_recorded_as_a_tool_call_error() -> None:
     error = driver.providers_missing(details, "trigger-1", at(1))
 
     (call,) = driver.logs[LogKind.TOOL_CALLS]
+    assert call.method == "scenario.next"
+    assert call.request_hash == hash_canonical(to_json(driver.next_request("trigger-1", at(1))))
     assert call.error is not None
     assert call.error.code == "provider_missing"
     assert call.error.details == details

@@ -170,6 +170,8 @@ def test_e35_precheck_evaluates_and_or_gates_in_three_valued_logic(
 
 
 def test_e36_repeated_prechecks_give_identical_results() -> None:
+    # Precheck takes no run head, so it cannot produce a delta to save; what is
+    # left of E36 is that it is a function of its inputs.
     driver = pair("And")
 
     results = [driver.precheck(None, supplied(True, None)) for _ in range(3)]

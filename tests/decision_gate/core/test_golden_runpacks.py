@@ -31,6 +31,7 @@ from decision_gate.core.canonical import canonical_json_bytes, hash_bytes, hash_
 from decision_gate.core.engine import EvidenceRequest
 from decision_gate.core.jsonvalue import loads
 from decision_gate.core.model import (
+    CompleteOutcome,
     EvidenceAnchor,
     EvidenceResult,
     JsonPayload,
@@ -176,11 +177,10 @@ def test_p12_initial_dispatch_records_init_then_the_trigger() -> None:
 def test_p12_the_start_decision_precedes_the_completion() -> None:
     driver = rebuild(GOLDEN["golden_visibility_packet"])
 
-    assert [(d.decision_id, type(d.outcome).__name__) for d in driver.decisions] == [
-        ("decision-1", "StartOutcome"),
-        ("decision-2", "CompleteOutcome"),
+    assert [(d.decision_id, d.outcome) for d in driver.decisions] == [
+        ("decision-1", StartOutcome("stage-1")),
+        ("decision-2", CompleteOutcome("stage-1")),
     ]
-    assert driver.decisions[0].outcome == StartOutcome("stage-1")
 
 
 def test_p12_the_entry_packet_belongs_to_the_start_decision() -> None:
