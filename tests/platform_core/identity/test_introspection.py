@@ -190,7 +190,7 @@ async def test_neither_token_nor_client_secret_reaches_the_log(
 
 def test_settings_never_show_the_client_secret() -> None:
     settings = IntrospectionSettings(
-        endpoint="http://x/introspect", client_id="gate",
+        endpoint="https://idp.example.test/introspect", client_id="gate",
         client_secret=Secret("s3cret-client"), issuer=ISSUER,
     )
     assert "s3cret-client" not in repr(settings)
@@ -199,6 +199,6 @@ def test_settings_never_show_the_client_secret() -> None:
 def test_settings_without_an_issuer_are_invalid_input() -> None:
     with pytest.raises(InvalidInput):
         IntrospectionSettings(
-            endpoint="http://x/introspect", client_id="gate",
+            endpoint="https://idp.example.test/introspect", client_id="gate",
             client_secret=Secret("s"), issuer="",
         )

@@ -502,7 +502,7 @@ def test_private_parameters_are_never_imported(rsa_key: jwk.RSAKey) -> None:
     ],
 )
 def test_bad_settings_are_invalid_input(changes: dict[str, Any]) -> None:
-    base: dict[str, Any] = {"issuer": ISSUER, "audience": AUDIENCE, "jwks_uri": "http://x/jwks"}
+    base: dict[str, Any] = {"issuer": ISSUER, "audience": AUDIENCE, "jwks_uri": "https://idp.example.test/jwks"}
     with pytest.raises(InvalidInput):
         OidcSettings(**{**base, **changes})
 

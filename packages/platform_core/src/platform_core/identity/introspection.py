@@ -20,6 +20,7 @@ import attrs
 import httpx
 
 from platform_core.errors import InvalidInput, Unauthenticated
+from platform_core.identity.endpoint import trusted_url
 from platform_core.identity.principal import (
     CredentialKind,
     Principal,
@@ -51,7 +52,7 @@ class IntrospectionSettings:
     answer naming another issuer is rejected. With `audience` set, the answer
     must list it in `aud`."""
 
-    endpoint: str = attrs.field(validator=_non_empty)
+    endpoint: str = attrs.field(validator=trusted_url)
     client_id: str = attrs.field(validator=_non_empty)
     client_secret: Secret
     issuer: str = attrs.field(validator=_non_empty)

@@ -39,6 +39,7 @@ from joserfc.errors import (
 )
 
 from platform_core.errors import InvalidInput, Unauthenticated
+from platform_core.identity.endpoint import trusted_url
 from platform_core.identity.principal import (
     CredentialKind,
     Principal,
@@ -61,9 +62,11 @@ _MAX_TOKEN_BYTES = 16 * 1024
 _MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d{1,9})\"?", re.IGNORECASE)
 
 
-def _positive(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-        raise InvalidInput(f"{attribute.name} must be a positive number of seconds")
+def _positive(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInput(f"{attribute.name} must be a positive number")
+    if not (math.isfinite(value) and value > 0):
+        raise InvalidInput(f"{attribute.name} must be a positive number")
 
 
 def _non_empty(_: object, attribute: attrs.Attribute[str], value: str) -> None:
@@ -90,13 +93,13 @@ class OidcSettings:
 
     issuer: str = attrs.field(validator=_non_empty)
     audience: str = attrs.field(validator=_non_empty)
-    jwks_uri: str = attrs.field(validator=_non_empty)
+    jwks_uri: str = attrs.field(validator=trusted_url)
     leeway_seconds: float = attrs.field(default=60.0, validator=_leeway)
     refresh_after_seconds: float = attrs.field(default=300.0, validator=_positive)
     refresh_cooldown_seconds: float = attrs.field(default=30.0, validator=_positive)
     max_key_age_seconds: float = attrs.field(default=3600.0, validator=_positive)
     fetch_timeout_seconds: float = attrs.field(default=5.0, validator=_positive)
-    max_jwks_bytes: int = 256 * 1024
+    max_jwks_bytes: int = attrs.field(default=256 * 1024, validator=_positive)
     tenant_claim: str | None = None
 
     def __attrs_post_init__(self) -> None:
