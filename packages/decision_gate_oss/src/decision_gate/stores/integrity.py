@@ -13,7 +13,7 @@ turns them back into model values.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Final
 
 import attrs
@@ -143,15 +143,21 @@ def decode_record(key: RunKey, stored: StoredRecord) -> Any:
 
 
 def run_problems(head: RunHead, records: Iterable[StoredRecord]) -> list[str]:
-    """Every integrity problem of a run: records that fail their hash, then the chain."""
+    """Every integrity problem of a run: records that fail their hash, then the chain.
+
+    `records` is consumed once, lazily, so a store can stream a long run through
+    it without holding the run in memory.
+    """
     problems: list[str] = []
-    links: list[tuple[LogKind, int, HashDigest]] = []
-    for stored in records:
-        if sha256_hex(stored.canonical) != stored.sha256:
-            problems.append(f"{stored.kind.value} record {stored.seq}: hash mismatch")
-        links.append((stored.kind, stored.seq, HashDigest(algorithm=SHA256, value=stored.sha256)))
-    problems.extend(verify_chain(head, links))
-    return problems
+
+    def links() -> Iterator[tuple[LogKind, int, HashDigest]]:
+        for stored in records:
+            if sha256_hex(stored.canonical) != stored.sha256:
+                problems.append(f"{stored.kind.value} record {stored.seq}: hash mismatch")
+            yield stored.kind, stored.seq, HashDigest(algorithm=SHA256, value=stored.sha256)
+
+    chain_problems = list(verify_chain(head, links()))
+    return problems + chain_problems
 
 
 def encode_scenario(spec_json: JsonValue, spec_hash: HashDigest) -> tuple[str, bytes]:

@@ -125,7 +125,7 @@ SCHEMA_VERSION: Final = len(_MIGRATIONS)
 
 _JOURNAL_MODES: Final = frozenset({"wal", "delete"})
 _SYNCHRONOUS_MODES: Final = frozenset({"full", "normal"})
-_READ_PAGE: Final = 256
+_READ_PAGE: Final = 32  # records per read while streaming a log: bounds export memory
 
 # Record reads: the first parameter is the size limit (an oversized blob is
 # reported, not loaded), then the run key, then the query's own parameters.
@@ -460,13 +460,19 @@ class SqliteRunStateStore:
 
     async def verify_run(self, key: RunKey) -> list[str]:
         def work(connection: sqlite3.Connection) -> list[str]:
-            try:
-                whole = self._whole_run(connection, key)
-            except StoreCorrupt as error:
-                return [str(error)]
-            if whole is None:
-                raise NotFound(f"run not found: {key}")
-            return run_problems(*whole)
+            # Streams the records through a cursor: verifying a long run (as every
+            # export does) costs memory for one record, not for the run.
+            with _transaction(connection, immediate=False):
+                try:
+                    head = self._head_row(connection, key)
+                    if head is None:
+                        raise NotFound(f"run not found: {key}")
+                    rows = connection.execute(
+                        _ALL_RECORDS, (self._max_bytes, *_run_params(key))
+                    )
+                    return run_problems(head, (self._stored_record(key, row) for row in rows))
+                except StoreCorrupt as error:
+                    return [str(error)]
 
         return await self._call(work)
 
