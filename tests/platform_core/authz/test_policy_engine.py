@@ -37,8 +37,9 @@ def engine_with(
 async def test_no_binding_means_deny(auditor: RecordingAuditor) -> None:
     decision = await engine_with(auditor).decide(ALICE, "tool:scenario_start", PAYMENTS)
     assert not decision.allowed
-    assert decision.reason == "no role binding grants tool:scenario_start in tenant acme " \
-        "namespace payments"
+    assert decision.reason == (
+        "no role binding grants tool:scenario_start in tenant acme namespace payments"
+    )
 
 
 async def test_a_granting_binding_allows_and_names_the_role(auditor: RecordingAuditor) -> None:
@@ -237,3 +238,23 @@ async def test_decisions_against_a_real_sqlite_store_follow_grants_and_revocatio
 def test_a_non_positive_timeout_is_invalid_input(auditor: RecordingAuditor) -> None:
     with pytest.raises(InvalidInput):
         PolicyEngine(MemoryRoleBindingStore(), auditor, timeout_seconds=0)
+
+
+@given(
+    subject=st.text(alphabet="abcdefghij:#", min_size=1, max_size=20),
+    tenant=names,
+    namespace=st.none() | names,
+    action=st.builds(lambda d, n: f"{d}:{n}", names, names),
+)
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+async def test_without_bindings_everything_is_denied_and_audited(
+    auditor: RecordingAuditor, subject: str, tenant: str, namespace: str | None, action: str
+) -> None:
+    engine = PolicyEngine(MemoryRoleBindingStore(), auditor)
+    principal = Principal(subject, PrincipalKind.USER, CredentialKind.OIDC_JWT)
+    decision = await engine.decide(principal, action, Scope(tenant, namespace))
+    assert not decision.allowed
+    assert (auditor.records[-1].decision_id, auditor.records[-1].allowed) == (
+        decision.decision_id,
+        False,
+    )
