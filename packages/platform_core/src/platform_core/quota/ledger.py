@@ -32,6 +32,7 @@ from platform_core.quota.model import (
     usage_fingerprint,
     validate_amount,
     validate_idempotency_key,
+    verified,
 )
 from platform_core.quota.periods import Lifetime
 from platform_core.quota.policy import MAX_UNITS, QuotaLimit, QuotaPolicy
@@ -78,7 +79,7 @@ class UsageLedger:
         outcome = await self._store.apply(request)
         if isinstance(outcome, OverLimit):
             raise StorageError("usage store refused an unconditional record")
-        entry = outcome.entry
+        entry = verified(outcome.entry)
         _check_same_use(entry, request)
         return Recorded(entry, replayed=isinstance(outcome, Replayed))
 
@@ -102,8 +103,9 @@ class UsageLedger:
                 remaining=max(0, limit.limit - outcome.used),
                 resets_at=_resets_at(limit.period.window_end(request.window_start)),
             )
-        _check_same_use(outcome.entry, request)
-        return Admitted(outcome.entry, replayed=isinstance(outcome, Replayed))
+        entry = verified(outcome.entry)
+        _check_same_use(entry, request)
+        return Admitted(entry, replayed=isinstance(outcome, Replayed))
 
     async def usage(self, tenant_id: str, metric: UsageMetric | str) -> Usage:
         """The tenant's count, limit and what is left of it in the current window."""
@@ -129,11 +131,12 @@ class UsageLedger:
         entry = await self._store.entry(tenant_id, idempotency_key)
         if entry is None:
             raise UnknownLedgerEntry(f"tenant {tenant_id} has no entry under that key")
-        return entry
+        return verified(entry)
 
     async def entries(self, tenant_id: str) -> list[LedgerEntry]:
-        """The tenant's ledger in the order it was written."""
-        return await self._store.entries(validate_identifier("tenant id", tenant_id))
+        """The tenant's ledger in the order it was written, every entry verified."""
+        entries = await self._store.entries(validate_identifier("tenant id", tenant_id))
+        return [verified(entry) for entry in entries]
 
     def _request(
         self,
@@ -162,7 +165,7 @@ class UsageLedger:
             idempotency_key=idempotency_key,
             metric=parsed,
             amount=amount,
-            fingerprint=usage_fingerprint(parsed, amount, payload_json),
+            fingerprint=usage_fingerprint(tenant_id, idempotency_key, parsed, amount, payload_json),
             payload_json=payload_json,
             window_start=limit.period.window_start(now),
             limit=limit.limit if enforce else None,

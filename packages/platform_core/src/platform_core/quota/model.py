@@ -2,8 +2,9 @@
 
 Invariants: an entry is immutable once written and is the first and only
 outcome ever returned for its `(tenant_id, idempotency_key)`; its fingerprint
-is the SHA-256 of the canonical JSON of (metric, amount, payload), so a replay
-with anything different is detected without storing a second copy.
+is the SHA-256 of the canonical JSON of (tenant, key, metric, amount, payload),
+so a replay with anything different is detected without storing a second copy,
+and an entry altered in the database fails verification when it is read.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import datetime
 
 import attrs
 
-from platform_core.errors import InvalidInput
+from platform_core.errors import IntegrityError, InvalidInput
 from platform_core.quota.metrics import UsageMetric
 
 __all__ = [
@@ -26,9 +27,11 @@ __all__ = [
     "Recorded",
     "Usage",
     "canonical_json",
+    "stored_metric",
     "usage_fingerprint",
     "validate_amount",
     "validate_idempotency_key",
+    "verified",
 ]
 
 MAX_AMOUNT = 2**53
@@ -79,9 +82,37 @@ def canonical_json(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def usage_fingerprint(metric: UsageMetric, amount: int, payload_json: str) -> str:
-    document = f'{{"amount":{amount},"metric":"{metric.value}","payload":{payload_json}}}'
+def usage_fingerprint(
+    tenant_id: str, idempotency_key: str, metric: UsageMetric, amount: int, payload_json: str
+) -> str:
+    """SHA-256 of the canonical JSON object of one use (keys sorted, `payload_json` inlined)."""
+    document = (
+        f'{{"amount":{amount},"key":{json.dumps(idempotency_key)},'
+        f'"metric":{json.dumps(metric.value)},"payload":{payload_json},'
+        f'"tenant":{json.dumps(tenant_id)}}}'
+    )
     return hashlib.sha256(document.encode()).hexdigest()
+
+
+def stored_metric(label: str) -> UsageMetric:
+    """The metric a stored row names; a label outside the catalogue means tampering."""
+    try:
+        return UsageMetric(label)
+    except ValueError:
+        raise IntegrityError(f"stored usage names an unknown metric {label!r}") from None
+
+
+def verified(entry: LedgerEntry) -> LedgerEntry:
+    """The entry, if its fingerprint still matches what it says; `IntegrityError` if not."""
+    expected = usage_fingerprint(
+        entry.tenant_id, entry.idempotency_key, entry.metric, entry.amount, entry.payload_json
+    )
+    if entry.fingerprint != expected:
+        raise IntegrityError(
+            f"ledger entry {entry.sequence} of tenant {entry.tenant_id} does not match "
+            "its fingerprint (altered after it was written)"
+        )
+    return entry
 
 
 @attrs.frozen

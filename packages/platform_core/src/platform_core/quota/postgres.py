@@ -21,7 +21,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from platform_core.errors import StorageError
 from platform_core.quota.metrics import UsageMetric
-from platform_core.quota.model import LedgerEntry
+from platform_core.quota.model import LedgerEntry, stored_metric
 from platform_core.quota.store import Applied, OverLimit, Replayed, StoreOutcome, UsageRequest
 
 __all__ = ["PostgresUsageStore"]
@@ -103,7 +103,7 @@ def _entry(row: TupleRow) -> LedgerEntry:
         sequence=row[0],
         tenant_id=row[1],
         idempotency_key=row[2],
-        metric=UsageMetric(row[3]),
+        metric=stored_metric(row[3]),
         amount=row[4],
         fingerprint=row[5],
         payload_json=row[6],
@@ -173,7 +173,7 @@ class PostgresUsageStore:
             sequence=row[2],
             tenant_id=request.tenant_id,
             idempotency_key=request.idempotency_key,
-            metric=UsageMetric(row[3]),
+            metric=stored_metric(row[3]),
             amount=row[4],
             fingerprint=row[5],
             payload_json=row[6],

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from platform_core.errors import StorageError
 from platform_core.quota.metrics import UsageMetric
-from platform_core.quota.model import LedgerEntry
+from platform_core.quota.model import LedgerEntry, stored_metric
 from platform_core.quota.store import Applied, OverLimit, Replayed, StoreOutcome, UsageRequest
 
 __all__ = ["SqliteUsageStore"]
@@ -58,7 +58,7 @@ def _entry(row: _EntryRow) -> LedgerEntry:
         sequence=row[0],
         tenant_id=row[1],
         idempotency_key=row[2],
-        metric=UsageMetric(row[3]),
+        metric=stored_metric(row[3]),
         amount=row[4],
         fingerprint=row[5],
         payload_json=row[6],

@@ -5,7 +5,7 @@
 counter too full for a limit and changes nothing, or writes the ledger entry and
 adds the amount to the window's counter together. So the counter of a window is
 always the sum of its ledger entries, whatever runs concurrently. Every backend
-passes tests/platform_core/quota/test_quota_store_contract.py.
+passes tests/platform_core/quota/test_quota_ledger_contract.py.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A store is deliberately dumb: it persists rows, refuses duplicates and changes a
 lifecycle state only by compare-and-set on the state it expects, so the lifecycle
 rules live once, in `TenantCatalog`, and hold under concurrent admins on every
-backend. Every backend passes tests/platform_core/tenancy/test_tenancy_store_contract.py.
+backend. Every backend passes tests/platform_core/tenancy/test_tenancy_catalog_contract.py.
 """
 
 from __future__ import annotations
