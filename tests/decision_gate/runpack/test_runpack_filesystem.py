@@ -344,3 +344,20 @@ async def test_a_missing_runpack_directory_is_a_typed_error(tmp_path: pathlib.Pa
         await verify_runpack_directory(tmp_path / "absent")
     with pytest.raises(RunpackError, match="runpack not found"):
         await FilesystemRunpackStorage(tmp_path).open_reader(RunKey(1, 1, "run-1"))
+
+
+async def test_a_reader_lent_by_a_writer_stops_working_once_the_writer_is_done(
+    tmp_path: pathlib.Path,
+) -> None:
+    storage = FilesystemRunpackStorage(tmp_path)
+    writer = await storage.open_writer(RunpackDirectory(str(tmp_path / "out")), MANIFEST)
+
+    async def one() -> AsyncIterator[bytes]:
+        yield b"[]"
+
+    await writer.write_artifact("artifacts/triggers.json", one())
+    lent = writer.reader()
+    assert await lent.read_bytes("artifacts/triggers.json", 10) == b"[]"
+    await writer.finalize(b"{}")
+    with pytest.raises(ArtifactReadError, match="closed"):
+        await lent.read_bytes("artifacts/triggers.json", 10)

@@ -160,21 +160,43 @@ def _open_root(path: str, *, create: bool) -> int:
         ) from None
 
 
+class _DirectoryHandle:
+    """An open directory descriptor shared by a writer and the readers it lends."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    @property
+    def fd(self) -> int:
+        if self._fd < 0:
+            raise ArtifactReadError("runpack directory is closed")
+        return self._fd
+
+    @property
+    def open(self) -> bool:
+        return self._fd >= 0
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
 class FilesystemRunpackReader:
     """Reads one runpack directory through a descriptor held open since it was checked."""
 
-    def __init__(self, dir_fd: int, location: str) -> None:
-        self._fd = dir_fd
+    def __init__(self, directory: _DirectoryHandle, location: str, *, owner: bool = True) -> None:
+        self._directory = directory
         self._location = location
+        self._owner = owner
 
     @property
     def location(self) -> str:
         return self._location
 
     async def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        if self._owner:
+            self._directory.close()
 
     async def __aenter__(self) -> FilesystemRunpackReader:
         return self
@@ -193,7 +215,7 @@ class FilesystemRunpackReader:
         except RunpackError as error:
             raise ArtifactReadError(str(error)) from None
         try:
-            parent = _walk(self._fd, segments[:-1], create=False, path=path)
+            parent = _walk(self._directory.fd, segments[:-1], create=False, path=path)
         except OSError as error:
             raise _refusal(error, path) from None
         try:
@@ -260,7 +282,7 @@ class FilesystemRunpackReader:
                     found.append(relative)
 
         try:
-            visit(self._fd, "", 0)
+            visit(self._directory.fd, "", 0)
         except OSError as error:
             raise ArtifactReadError(f"unable to list runpack: {error.strerror}") from None
         return found
@@ -281,7 +303,7 @@ class FilesystemRunpackWriter:
     """Writes one runpack directory; see the module docstring for the atomicity rules."""
 
     def __init__(self, dir_fd: int, location: str, manifest_name: str) -> None:
-        self._fd = dir_fd
+        self._directory = _DirectoryHandle(dir_fd)
         self._location = location
         self._manifest_segments = validate_runpack_path(manifest_name)
         self._temporary: set[tuple[int, str]] = set()
@@ -292,7 +314,7 @@ class FilesystemRunpackWriter:
 
     def _remove_manifest(self) -> None:
         try:
-            parent = _walk(self._fd, self._manifest_segments[:-1], create=False, path="")
+            parent = _walk(self._directory.fd, self._manifest_segments[:-1], create=False, path="")
         except FileNotFoundError:
             return
         try:
@@ -303,7 +325,7 @@ class FilesystemRunpackWriter:
             os.close(parent)
 
     def _begin(self, segments: tuple[str, ...], path: str) -> tuple[int, int, str]:
-        parent = _walk(self._fd, segments[:-1], create=True, path=path)
+        parent = _walk(self._directory.fd, segments[:-1], create=True, path=path)
         temporary = f".{segments[-1][:200]}.tmp-{secrets.token_hex(8)}"
         try:
             fd = os.open(temporary, _CREATE_FLAGS, 0o644, dir_fd=parent)
@@ -338,7 +360,7 @@ class FilesystemRunpackWriter:
             os.close(parent)
 
     async def _write_file(self, path: str, chunks: AsyncIterable[bytes]) -> None:
-        if self._fd < 0:
+        if not self._directory.open:
             raise RunpackError("runpack writer is closed")
         segments = validate_runpack_path(path)
         try:
@@ -367,9 +389,11 @@ class FilesystemRunpackWriter:
         await self._write_file(path, chunks)
 
     def reader(self) -> FilesystemRunpackReader:
-        if self._fd < 0:
+        """A reader borrowing this writer's directory descriptor: valid until the
+        writer is finalized or aborted, and nothing leaks if it is never closed."""
+        if not self._directory.open:
             raise RunpackError("runpack writer is closed")
-        return FilesystemRunpackReader(os.dup(self._fd), self._location)
+        return FilesystemRunpackReader(self._directory, self._location, owner=False)
 
     async def finalize(self, manifest: bytes) -> str:
         async def single() -> AsyncGenerator[bytes, None]:
@@ -387,9 +411,7 @@ class FilesystemRunpackWriter:
         await self._close()
 
     async def _close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        self._directory.close()
 
     async def __aenter__(self) -> FilesystemRunpackWriter:
         return self
@@ -400,7 +422,7 @@ class FilesystemRunpackWriter:
         error: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._fd >= 0:
+        if self._directory.open:
             await self.abort()
 
 
@@ -444,14 +466,14 @@ class FilesystemRunpackStorage:
 
     async def open_reader(self, target: RunpackTarget) -> FilesystemRunpackReader:
         fd, location = await asyncio.to_thread(self._open_target, target, create=False)
-        return FilesystemRunpackReader(fd, location)
+        return FilesystemRunpackReader(_DirectoryHandle(fd), location)
 
 
 async def open_runpack_directory(path: str | os.PathLike[str]) -> FilesystemRunpackReader:
     """A reader for a runpack directory named on the command line or in `runpack_verify`."""
     text = os.fspath(path)
     fd = await asyncio.to_thread(_open_root, text, create=False)
-    return FilesystemRunpackReader(fd, os.path.abspath(text))
+    return FilesystemRunpackReader(_DirectoryHandle(fd), os.path.abspath(text))
 
 
 async def verify_runpack_directory(
