@@ -304,7 +304,7 @@ class RunDriver:
         """Plan, query the provider in plan order, decide, apply."""
         prior = self.prior_for(event.trigger_id)
         requests = plan_trigger(self.scenario, self.run, event, prior, self.config)
-        gathered = self.gather(requests, provider or self.provider)
+        gathered = self.gather(requests, self.provider if provider is None else provider)
         delta, result = apply_trigger(
             self.scenario,
             self.run,

@@ -39,6 +39,7 @@ from decision_gate.core.jsonvalue import JsonValue
 from decision_gate.core.model import (
     AdvanceOutcome,
     AnchorRequirement,
+    EvidenceAnchor,
     EvidenceAnchorPolicy,
     EvidenceContext,
     EvidenceProviderError,
@@ -250,6 +251,45 @@ def test_e18_evidence_without_a_required_anchor_is_unknown_with_anchor_invalid()
     assert "missing evidence_anchor" in record.result.error.message
 
 
+def test_evidence_with_a_valid_anchor_is_evaluated() -> None:
+    driver = ready_run(EngineConfig(anchor_policy=ANCHORED))
+    anchor = EvidenceAnchor("assetcore.anchor_set", '{"assetcore.namespace_id": 7}')
+
+    result = driver.trigger(
+        "trigger-1", at(1), provider=always(evidence(True, evidence_anchor=anchor))
+    )
+
+    assert isinstance(result.decision.outcome, AdvanceOutcome)
+    assert only_evidence(driver).result.evidence_anchor == anchor
+
+
+def test_an_invalid_anchor_replaces_an_asserted_result_with_a_verified_error() -> None:
+    driver = ready_run(EngineConfig(anchor_policy=ANCHORED))
+    wrong_type = EvidenceAnchor("other", "{}")
+
+    driver.trigger(
+        "trigger-1",
+        at(1),
+        provider=always(evidence(True, TrustLane.ASSERTED, evidence_anchor=wrong_type)),
+    )
+
+    result = only_evidence(driver).result
+    assert result.lane is TrustLane.VERIFIED
+    assert result.evidence_anchor is None
+    assert result.error == EvidenceProviderError(
+        code="anchor_invalid",
+        message="anchor_type mismatch: expected assetcore.anchor_set got other",
+    )
+
+
+def test_anchor_policies_apply_only_to_the_provider_they_name() -> None:
+    driver = ready_run(EngineConfig(anchor_policy=ANCHORED), provider_id="unanchored")
+
+    result = driver.trigger("trigger-1", at(1))
+
+    assert isinstance(result.decision.outcome, AdvanceOutcome)
+
+
 def test_e19_bytes_evidence_over_one_mebibyte_fails_the_call_and_records_nothing() -> None:
     driver = ready_run()
     before = driver.run
@@ -269,6 +309,36 @@ def test_bytes_evidence_of_exactly_one_mebibyte_is_accepted() -> None:
     driver.next("trigger-1", at(1), provider=always(largest))
 
     assert len(driver.logs[LogKind.GATE_EVALS]) == 1
+
+
+def test_json_evidence_over_one_mebibyte_of_canonical_json_fails_the_call() -> None:
+    driver = ready_run()
+
+    with pytest.raises(EvidenceTooLarge):
+        driver.trigger("trigger-1", at(1), provider=always(evidence("x" * EVIDENCE_MAX_BYTES)))
+
+    assert driver.logs[LogKind.TRIGGERS] == []
+
+
+def test_a_provider_hash_without_a_value_is_kept_as_given() -> None:
+    driver = ready_run()
+    declared = hash_canonical("elsewhere")
+
+    driver.trigger("trigger-1", at(1), provider=always(EvidenceResult(evidence_hash=declared)))
+
+    record = only_evidence(driver)
+    assert record.result.evidence_hash == declared
+    assert record.status is TriState.UNKNOWN
+
+
+def test_a_condition_with_no_answer_is_recorded_as_a_provider_error() -> None:
+    driver = ready_run()
+
+    driver.trigger("trigger-1", at(1), provider={})
+
+    error = only_evidence(driver).result.error
+    assert error is not None
+    assert error.code == "provider_error"
 
 
 def test_e24_a_hold_summary_names_the_unmet_gate_and_never_the_evidence() -> None:

@@ -8,6 +8,7 @@ provider answering every query with verified `true`.
 
 from __future__ import annotations
 
+import attrs
 import pytest
 from engine_driver import (
     READY,
@@ -16,6 +17,8 @@ from engine_driver import (
     at,
     branch,
     compile_json,
+    cond,
+    condition,
     evidence,
     gate,
     packet,
@@ -26,8 +29,14 @@ from engine_driver import (
 
 from decision_gate.core.engine import (
     GateResolutionFailed,
+    NamespaceMismatch,
+    PolicyDenied,
     RecordingDispatcher,
+    RunMismatch,
+    ScenarioMismatch,
+    TimeoutCalculation,
     TriggerTimeMismatch,
+    start_run,
 )
 from decision_gate.core.model import (
     I64,
@@ -37,9 +46,12 @@ from decision_gate.core.model import (
     DispatchTarget,
     FailOutcome,
     HoldOutcome,
+    NamespaceId,
     PacketEnvelope,
     PacketPayload,
+    RunConfig,
     RunStatus,
+    TenantId,
     UnixMillis,
 )
 from decision_gate.core.runlog import LogKind
@@ -335,3 +347,181 @@ def test_an_advance_dispatches_each_entry_packet_to_each_target() -> None:
     assert issued.envelope.issued_at == at(1)
     assert issued.envelope.correlation_id == "corr-1"
     assert len(issued.receipts) == 1
+
+
+class CrashingDecider:
+    def authorize(
+        self, target: DispatchTarget, envelope: PacketEnvelope, payload: PacketPayload
+    ) -> bool:
+        raise RuntimeError("decider crashed")
+
+
+class UnreachableDispatcher:
+    def dispatch(
+        self, target: DispatchTarget, envelope: PacketEnvelope, payload: PacketPayload
+    ) -> DispatchReceipt:
+        raise RuntimeError("network down")
+
+
+def test_a_policy_decider_that_raises_fails_the_disclosure_closed() -> None:
+    spec = scenario_json([stage("stage-1"), stage("stage-2", entry_packets=[packet("packet-1")])])
+    driver = RunDriver(compile_json(spec), policy=CrashingDecider())
+    driver.start()
+
+    result = driver.trigger("trigger-1", at(1))
+
+    assert result.decision.outcome == FailOutcome("policy decision error: decider crashed")
+    assert result.status is RunStatus.FAILED
+
+
+def test_a_dispatcher_that_raises_fails_the_run_with_the_dispatch_error() -> None:
+    spec = scenario_json([stage("stage-1"), stage("stage-2", entry_packets=[packet("packet-1")])])
+    driver = RunDriver(compile_json(spec), dispatcher=UnreachableDispatcher())
+    driver.start()
+
+    result = driver.trigger("trigger-1", at(1))
+
+    assert result.decision.outcome == FailOutcome("dispatch error: network down")
+    assert driver.packets == []
+
+
+def test_an_entry_packet_over_two_mebibytes_fails_the_advance() -> None:
+    oversized = packet("packet-1", "x" * (2 * 1024 * 1024))
+    spec = scenario_json([stage("stage-1"), stage("stage-2", entry_packets=[oversized])])
+    driver = RunDriver(compile_json(spec))
+    driver.start()
+
+    result = driver.trigger("trigger-1", at(1))
+
+    assert result.decision.outcome == FailOutcome("payload exceeds size limit (2097154 > 2097152)")
+    assert driver.run.current_stage_id == "stage-1"
+
+
+def test_a_denied_initial_disclosure_aborts_the_start() -> None:
+    spec = scenario_json([stage("stage-1", entry_packets=[packet("packet-1")])])
+    driver = RunDriver(compile_json(spec), policy=DenyAll())
+
+    with pytest.raises(PolicyDenied):
+        driver.start(issue_entry_packets=True)
+
+    assert driver.head is None
+
+
+def test_without_initial_dispatch_the_first_stage_packets_are_never_issued() -> None:
+    spec = scenario_json([stage("stage-1", entry_packets=[packet("packet-1")]), stage("stage-2")])
+    driver = RunDriver(compile_json(spec))
+
+    delta = driver.start()
+    driver.trigger("trigger-1", at(1))
+
+    assert delta.records == ()
+    assert delta.previous_version == 0
+    assert driver.packets == []
+
+
+def test_a_start_for_another_scenario_is_rejected() -> None:
+    scenario = compile_json(scenario_json([stage("stage-1")]))
+    config = RunConfig(TenantId(1), NamespaceId(1), "run-1", "other", (), ())
+
+    with pytest.raises(ScenarioMismatch, match="scenario mismatch for run: other"):
+        start_run(scenario, config, at(0), False)
+
+
+def test_a_start_in_another_namespace_is_rejected() -> None:
+    scenario = compile_json(scenario_json([stage("stage-1")]))
+    config = RunConfig(TenantId(1), NamespaceId(2), "run-1", "scenario", (), ())
+
+    with pytest.raises(NamespaceMismatch):
+        start_run(scenario, config, at(0), False)
+
+
+def test_a_tick_exactly_at_the_deadline_times_out() -> None:
+    spec = scenario_json([stage("stage-1", timeout_ms=5, on_timeout="fail")])
+    driver = RunDriver(compile_json(spec))
+    driver.start()
+
+    assert driver.tick("tick-1", at(5)).decision.outcome == FailOutcome("timeout")
+
+
+def test_advance_with_flag_on_a_terminal_stage_completes_the_run() -> None:
+    spec = scenario_json(
+        [
+            ready_gate_stage(
+                advance_to={"kind": "terminal"}, timeout_ms=5, on_timeout="advance_with_flag"
+            )
+        ],
+        [READY],
+    )
+    driver = RunDriver(compile_json(spec), provider=always(evidence(False)))
+    driver.start()
+
+    result = driver.tick("tick-1", at(5))
+
+    assert result.decision.outcome == CompleteOutcome("stage-1")
+    assert result.status is RunStatus.COMPLETED
+
+
+def test_alternate_branch_without_an_unknown_rule_or_default_is_an_error() -> None:
+    spec = scenario_json(
+        [
+            stage(
+                "stage-1",
+                [gate("gate-1", cond("ready"))],
+                advance_to=branch([("gate-1", "true", "stage-2")], None),
+                timeout_ms=5,
+                on_timeout="alternate_branch",
+            ),
+            stage("stage-2"),
+        ],
+        [READY],
+    )
+    driver = RunDriver(compile_json(spec))
+    driver.start()
+
+    with pytest.raises(GateResolutionFailed):
+        driver.tick("tick-1", at(5))
+
+    assert driver.logs[LogKind.TRIGGERS] == []
+
+
+def test_a_deadline_beyond_the_timestamp_range_is_an_error() -> None:
+    spec = scenario_json([stage("stage-1", timeout_ms=5, on_timeout="fail")])
+    driver = RunDriver(compile_json(spec))
+    driver.start(started_at=UnixMillis(I64(2**63 - 3)))
+
+    with pytest.raises(TimeoutCalculation, match="overflows"):
+        driver.tick("tick-1", UnixMillis(I64(2**63 - 1)))
+
+
+def test_a_hold_lists_every_unmet_gate_in_stage_order() -> None:
+    spec = scenario_json(
+        [
+            stage(
+                "stage-1",
+                [
+                    gate("gate-z", cond("no")),
+                    gate("gate-met", cond("ready")),
+                    gate("gate-a", cond("unknown")),
+                ],
+            )
+        ],
+        [READY, condition("no"), condition("unknown")],
+    )
+    driver = RunDriver(
+        compile_json(spec), provider={"ready": evidence(True), "no": evidence(False)}
+    )
+    driver.start()
+
+    result = driver.trigger("trigger-1", at(1))
+
+    assert isinstance(result.decision.outcome, HoldOutcome)
+    assert result.decision.outcome.summary.unmet_gates == ("gate-z", "gate-a")
+
+
+def test_a_trigger_for_another_run_is_rejected() -> None:
+    driver = RunDriver(compile_json(scenario_json([stage("stage-1"), stage("stage-2")])))
+    driver.start()
+    foreign = attrs.evolve(driver.event("trigger-1", at(1)), run_id="run-2")
+
+    with pytest.raises(RunMismatch, match="trigger run mismatch: run-2"):
+        driver.fire(foreign, method="scenario.trigger", request=foreign)
