@@ -291,3 +291,18 @@ async def test_a_checkpoint_survives_publication_as_json(
     assert restored == checkpoint
     assert restored.kind is CheckpointKind.PERIODIC
     signer.verifier().verify(restored, log_id="audit")
+
+
+async def test_an_export_is_refused_when_a_stored_checkpoint_contradicts_the_chain(
+    tmp_path: Path, make_log: MakeLog, signer: CheckpointSigner
+) -> None:
+    store = MemoryAuditStore()
+    log = await make_log(store)
+    await log.append_many([event(n) for n in range(4)])
+    await store.add_checkpoint(
+        signer.sign("audit", CheckpointKind.PERIODIC, ChainTip(2, b"\x05" * 32), log.now())
+    )
+    with pytest.raises(ChainBroken) as caught:
+        await export_jsonl(log, tmp_path / "audit.jsonl", signer=signer)
+    assert caught.value.report.first_bad_seq == 2
+    assert list(tmp_path.iterdir()) == []

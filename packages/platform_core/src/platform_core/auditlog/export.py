@@ -4,9 +4,10 @@ The JSONL export holds one record per line in canonical JSON, exactly as the
 chain hashed it, so the file can be re-verified anywhere with
 `verify_jsonl_export`. Its manifest names the record range, the hash the first
 record links to, the chain head, the SHA-256 and blake3 of the file, and a
-checkpoint over the head signed at export time. Records are verified while
-they are exported: a broken chain is never exported (and never signed). Files
-appear whole or not at all (written beside the target, fsynced, renamed).
+checkpoint over the head signed at export time. Records are verified, against
+the stored signed checkpoints too, while they are exported: a broken chain is
+never exported (and never signed). Files appear whole or not at all (written
+beside the target, fsynced, renamed).
 
 OCSF output is API Activity (class_uid 6003, OCSF 1.3.0), one event per line;
 fields without an OCSF home go under `unmapped`.
@@ -44,7 +45,6 @@ from platform_core.auditlog.checkpoints import (
 )
 from platform_core.auditlog.events import Action, Outcome, canonical_json
 from platform_core.auditlog.log import AuditLog
-from platform_core.auditlog.store import latest_truncation
 from platform_core.errors import IntegrityError, InvalidInput
 
 __all__ = [
@@ -151,10 +151,7 @@ async def export_jsonl(
     last_seq: int | None = None,
 ) -> ExportManifest:
     """Write records [first_seq, last_seq] to `path` and its manifest beside it."""
-    checkpoints = await log.store.checkpoints()
-    truncation = latest_truncation(checkpoints)
-    start = truncation.tip if truncation is not None else ChainTip.genesis()
-    verifier = ChainVerifier(start)
+    verifier = await log.chain_verifier()
     sha256, b3 = hashlib.sha256(), blake3.blake3()
     exported: list[AuditRecord] = []
     with _atomic_file(path) as handle:
@@ -305,8 +302,7 @@ def to_ocsf(record: AuditRecord, product: OcsfProduct) -> dict[str, Any]:
 
 async def export_ocsf(log: AuditLog, path: Path, product: OcsfProduct) -> int:
     """Write every record, verified, as OCSF JSON lines; returns how many."""
-    truncation = latest_truncation(await log.store.checkpoints())
-    verifier = ChainVerifier(truncation.tip if truncation is not None else ChainTip.genesis())
+    verifier = await log.chain_verifier()
     count = 0
     with _atomic_file(path) as handle:
         async for record in log.records():

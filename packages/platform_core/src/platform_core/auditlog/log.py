@@ -163,10 +163,10 @@ class AuditLog:
             self._verifier.verify(checkpoint, log_id=self.log_id)
         return [*stored, *extra]
 
-    async def verify(
-        self, *, anchors: Sequence[Checkpoint] = (), resume_from: Checkpoint | None = None
-    ) -> VerificationReport:
-        """Walk the stored chain; never raises for tampering, reports it."""
+    async def _walk_plan(
+        self, anchors: Sequence[Checkpoint], resume_from: Checkpoint | None
+    ) -> tuple[ChainVerifier, int] | VerificationReport:
+        """Where a walk starts, what it is checked against, or why it cannot start."""
         stored = list(await self.store.checkpoints())
         trusted = [*stored, *anchors, *([resume_from] if resume_from else [])]
         for checkpoint in trusted:
@@ -191,9 +191,27 @@ class AuditLog:
                 return VerificationReport(
                     checkpoint.seq, "signed checkpoints disagree about this record", 0, start
                 )
-        verifier = ChainVerifier(start, by_seq)
+        return ChainVerifier(start, by_seq), scan_after
+
+    async def chain_verifier(self) -> ChainVerifier:
+        """A verifier primed with the stored truncation point and signed
+        checkpoints, for callers that walk `records()` themselves (exports)."""
+        plan = await self._walk_plan((), None)
+        if isinstance(plan, VerificationReport):
+            raise ChainBroken(plan)
+        return plan[0]
+
+    async def verify(
+        self, *, anchors: Sequence[Checkpoint] = (), resume_from: Checkpoint | None = None
+    ) -> VerificationReport:
+        """Walk the stored chain; never raises for tampering, reports it."""
+        plan = await self._walk_plan(anchors, resume_from)
+        if isinstance(plan, VerificationReport):
+            return plan
+        verifier, scan_after = plan
         records = self.store.scan(scan_after)
         if scan_after:
+            start = verifier.tip
             first = await anext(records, None)
             if not (
                 isinstance(first, AuditRecord)
