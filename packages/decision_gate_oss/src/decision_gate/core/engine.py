@@ -119,8 +119,10 @@ class ScenarioMismatch(ControlPlaneError):
 
 
 class NamespaceMismatch(ControlPlaneError):
-    def __init__(self, run_id: str) -> None:
-        super().__init__(f"namespace mismatch for run: {run_id}")
+    """Names the namespace the run asked for, as the reference's text does."""
+
+    def __init__(self, namespace_id: str) -> None:
+        super().__init__(f"namespace mismatch for run: {namespace_id}")
 
 
 class RunAlreadyExists(ControlPlaneError):
@@ -402,7 +404,7 @@ def start_run(
     if config.scenario_id != spec.scenario_id:
         raise ScenarioMismatch(config.scenario_id)
     if config.namespace_id != spec.namespace_id:
-        raise NamespaceMismatch(config.run_id)
+        raise NamespaceMismatch(str(config.namespace_id))
     first = spec.stages[0]
     head = new_head(
         tenant_id=config.tenant_id,
