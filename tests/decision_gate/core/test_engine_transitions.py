@@ -431,8 +431,10 @@ def test_a_start_in_another_namespace_is_rejected() -> None:
     scenario = compile_json(scenario_json([stage("stage-1")]))
     config = RunConfig(TenantId(1), NamespaceId(2), "run-1", "scenario", (), ())
 
-    with pytest.raises(NamespaceMismatch):
+    with pytest.raises(NamespaceMismatch) as raised:
         start_run(scenario, config, at(0), False)
+
+    assert str(raised.value) == "namespace mismatch for run: 2"
 
 
 def test_a_tick_exactly_at_the_deadline_times_out() -> None:
