@@ -312,6 +312,7 @@ async def test_concurrent_repeats_of_one_key_count_once(
         ("acme", RUNS, 1, "k", {"when": datetime(2026, 1, 1, tzinfo=UTC)}),
         ("acme", RUNS, 1, "k", {"n": float("nan")}),
         ("acme", RUNS, 1, "k", {1: "int key"}),
+        ("acme", RUNS, 1, "k", {"blob": "x" * 65_536}),
     ],
 )
 async def test_bad_input_is_refused_before_anything_is_written(

@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 MAX_AMOUNT = 2**53
+MAX_PAYLOAD_CHARS = 65_536
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 JsonValue = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
@@ -77,9 +78,12 @@ def _check_json(value: object, depth: int = 0) -> None:
 
 
 def canonical_json(value: object) -> str:
-    """Sorted keys, no whitespace, UTF-8: equal payloads give equal text."""
+    """Sorted keys, no whitespace, UTF-8: equal payloads give equal text (at most 64 KiB)."""
     _check_json(value)
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if len(text) > MAX_PAYLOAD_CHARS:
+        raise InvalidInput(f"usage payload is larger than {MAX_PAYLOAD_CHARS} characters as JSON")
+    return text
 
 
 def usage_fingerprint(
