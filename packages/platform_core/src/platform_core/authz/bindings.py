@@ -4,7 +4,7 @@ Granting is idempotent (granting an existing binding changes nothing);
 revoking a binding that does not exist is `NotFound`, so a typo in an
 offboarding script is loud. A tenant-wide binding is stored with an empty
 namespace column; `Scope` forbids empty namespaces, so the two never collide.
-Every backend passes tests/platform_core/authz/test_binding_store_contract.py.
+Every backend passes tests/platform_core/authz/test_authz_binding_store_contract.py.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ more credentials (`credential_id`, embedded in the token and used for lookup).
 Rotation adds a credential to the same key and shortens the life of the old
 ones; revocation marks every credential of the key at once. Stores hold only
 the SHA-256 of a token, never the token. Every backend must pass the shared
-contract suite in tests/platform_core/identity/test_api_key_store_contract.py.
+contract suite in tests/platform_core/identity/test_identity_api_key_store_contract.py.
 """
 
 from __future__ import annotations
