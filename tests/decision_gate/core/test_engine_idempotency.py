@@ -51,7 +51,8 @@ from decision_gate.core.runlog import LogKind
 
 
 def three_stage_run(*, issue_entry_packets: bool = False) -> RunDriver:
-    """stage-1 → stage-2 (one packet) → stage-3, each gated on `ready`, linear."""
+    """stage-1 (packet-0, issued only with initial dispatch) → stage-2 (packet-1) → stage-3,
+    each gated on `ready`, linear."""
     spec = scenario_json(
         [
             stage("stage-1", [gate("gate-1", cond("ready"))], entry_packets=[packet("packet-0")]),
@@ -88,6 +89,16 @@ def test_replaying_a_trigger_id_appends_only_a_tool_call() -> None:
     assert appended_kinds(driver) == [LogKind.TOOL_CALLS]
     assert len(driver.provider_calls) == 1
     assert driver.run.current_stage_id == "stage-2"
+
+
+def test_a_replayed_hold_is_not_evaluated_again_when_the_evidence_has_changed() -> None:
+    driver = three_stage_run()
+    held = driver.trigger("trigger-1", at(1), provider=always(evidence(False)))
+
+    replay = driver.trigger("trigger-1", at(2))
+
+    assert replay == held
+    assert driver.run.current_stage_id == "stage-1"
 
 
 def test_the_replay_tool_call_hashes_the_new_request_and_the_replayed_result() -> None:
