@@ -43,8 +43,11 @@ from decision_gate.core.model import (
     ProviderMissingDetails,
     RunStatus,
     StartOutcome,
+    StatusRequest,
     ToolCallError,
     ToolCallRecord,
+    TriggerKind,
+    TriggerRecord,
     to_json,
 )
 from decision_gate.core.runlog import LogKind
@@ -159,6 +162,38 @@ def test_status_appends_a_tool_call_even_though_it_changes_nothing_else() -> Non
 
     assert appended_kinds(driver) == [LogKind.TOOL_CALLS]
     assert driver.logs[LogKind.TOOL_CALLS][0].method == "scenario.status"
+
+
+def test_status_records_the_hashes_of_its_request_and_its_answer() -> None:
+    driver = three_stage_run()
+
+    status = driver.status(at(4), correlation_id="corr-status")
+
+    call: ToolCallRecord = driver.logs[LogKind.TOOL_CALLS][-1]
+    request = StatusRequest(
+        driver.run.run_id, driver.run.tenant_id, driver.run.namespace_id, at(4), "corr-status"
+    )
+    assert call.request_hash == hash_canonical(to_json(request))
+    assert call.response_hash == hash_canonical(to_json(status))
+    assert (call.called_at, call.correlation_id) == (at(4), "corr-status")
+
+
+def test_next_records_the_hash_of_the_next_request_under_its_own_method() -> None:
+    driver = three_stage_run()
+
+    result = driver.next("trigger-1", at(1), agent_id="agent-7")
+
+    call: ToolCallRecord = driver.logs[LogKind.TOOL_CALLS][-1]
+    trigger: TriggerRecord = driver.logs[LogKind.TRIGGERS][-1]
+    assert call.method == "scenario.next"
+    assert call.request_hash == hash_canonical(
+        to_json(driver.next_request("trigger-1", at(1), agent_id="agent-7"))
+    )
+    assert call.response_hash == hash_canonical(to_json(result))
+    assert (trigger.event.kind, trigger.event.source_id) == (
+        TriggerKind.AGENT_REQUEST_NEXT,
+        "agent-7",
+    )
 
 
 def test_status_carries_a_safe_summary_only_after_a_hold() -> None:
