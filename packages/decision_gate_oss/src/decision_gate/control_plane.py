@@ -17,6 +17,8 @@ pass it.
 from __future__ import annotations
 
 import asyncio
+import random
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, TypeVar
 
@@ -162,6 +164,9 @@ class ControlPlane:
         self._default_limits = default_limits
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._scenarios: dict[str, Scenario] = {}
+        self._run_locks: weakref.WeakValueDictionary[RunKey, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     # ----------------------------------------------------------------- scenarios
 
@@ -301,21 +306,33 @@ class ControlPlane:
         key: RunKey,
         attempt: Callable[[RunHead], Awaitable[tuple[RunDelta, _T | DecisionGateError]]],
     ) -> _T:
-        for _ in range(MAX_COMMIT_ATTEMPTS):
-            head = await self.store.load_head(key)
-            if head is None:
-                raise RunNotFound(key.run_id)
-            if head.scenario_id != scenario.scenario_id:
-                raise engine.ScenarioMismatch(scenario.scenario_id)
-            delta, outcome = await attempt(head)
-            try:
-                await self.store.commit(delta)
-            except StoreVersionConflict:
-                continue
-            if isinstance(outcome, DecisionGateError):
-                raise outcome
-            return outcome
+        # Calls on one run in this process take turns (no wasted work); writers
+        # in other processes are serialised by the store's compare-and-set, and a
+        # loser backs off with jitter before it reloads and tries again.
+        async with self._run_lock(key):
+            for attempt_number in range(MAX_COMMIT_ATTEMPTS):
+                head = await self.store.load_head(key)
+                if head is None:
+                    raise RunNotFound(key.run_id)
+                if head.scenario_id != scenario.scenario_id:
+                    raise engine.ScenarioMismatch(scenario.scenario_id)
+                delta, outcome = await attempt(head)
+                try:
+                    await self.store.commit(delta)
+                except StoreVersionConflict:
+                    await asyncio.sleep(random.uniform(0, 0.001 * 2 ** min(attempt_number, 8)))
+                    continue
+                if isinstance(outcome, DecisionGateError):
+                    raise outcome
+                return outcome
         raise ConcurrentModification(key)
+
+    def _run_lock(self, key: RunKey) -> asyncio.Lock:
+        lock = self._run_locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._run_locks[key] = lock
+        return lock
 
     async def _prior_decision(self, head: RunHead, trigger_id: str) -> PriorDecision | None:
         decision = (
