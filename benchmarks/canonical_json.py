@@ -25,6 +25,7 @@ from decision_gate.core.canonical import canonical_json_bytes
 from decision_gate.core.jsonvalue import JsonValue
 
 RECORDS = 200
+ROUNDS = 15
 
 
 def _digest(*parts: object) -> dict[str, JsonValue]:
@@ -167,11 +168,12 @@ def _json_dumps_sorted(value: Any) -> str:
 def _seconds_per_call(
     ours: Callable[[], object], theirs: Callable[[], object]
 ) -> tuple[float, float]:
-    """Best of interleaved rounds, so load from other processes hits both sides alike."""
+    """Best of many short interleaved rounds, so load from other processes hits both sides alike."""
     timers = [timeit.Timer(ours), timeit.Timer(theirs)]
-    numbers = [timer.autorange()[0] for timer in timers]
+    # autorange aims at 0.2 s per timing; a quarter of that keeps rounds short.
+    numbers = [max(1, timer.autorange()[0] // 4) for timer in timers]
     best = [math.inf, math.inf]
-    for _ in range(7):
+    for _ in range(ROUNDS):
         for side, (timer, number) in enumerate(zip(timers, numbers, strict=True)):
             best[side] = min(best[side], timer.timeit(number) / number)
     return best[0], best[1]

@@ -293,7 +293,11 @@ def _rewrite_numbers(text: str, spans: list[tuple[int, int]]) -> str:
         if quotes % 2:
             continue
         token = text[start:end]
-        if "." in token or "e" in token:
+        if token.endswith(".0"):
+            # repr writes integral floats plainly only below 1e16, where the rule
+            # writes the same digits without the fraction.
+            canonical = "0" if token == "-0.0" else token[:-2]
+        elif "." in token or "e" in token:
             canonical = format_float(float(token))
         else:
             canonical = _format_int(int(token))
@@ -332,7 +336,7 @@ def canonical_json_bytes(value: JsonValue) -> bytes:
     long_positive = _has_long_positive(data)
     if not hits and not long_positive:
         return data
-    if '\\"' in text:
+    if "\\" in text and '\\"' in text:
         return _to_utf8(_encode_slow(value))
     if long_positive:
         spans = [match.span(1) for match in _TOKEN_TO_REWRITE.finditer(text)]
