@@ -75,3 +75,17 @@ def test_items_are_yielded_before_the_array_ends() -> None:
 def test_what_is_not_a_json_array_is_an_error(data: bytes) -> None:
     with pytest.raises(JsonArrayError):
         _decode([data])
+
+
+@pytest.mark.parametrize(
+    ("chunks", "items"),
+    [
+        ([b"[-0.", b"0]"], [-0.0]),
+        ([b"[1", b".5e", b"+3]"], [1500.0]),
+        ([b"[2E", b"2, 3]"], [2e2, 3]),
+    ],
+)
+def test_a_number_cut_inside_its_fraction_or_exponent_is_read_whole(
+    chunks: list[bytes], items: list[Any]
+) -> None:
+    assert _decode(chunks) == items

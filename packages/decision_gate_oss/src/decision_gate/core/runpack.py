@@ -535,6 +535,11 @@ class JsonArrayError(ValueError):
 
 
 _WHITESPACE: Final = " \t\n\r"
+_NUMBER_TERMINATORS: Final = ",]" + _WHITESPACE
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _reject_constant(literal: str) -> None:
@@ -609,8 +614,10 @@ class JsonArrayItems:
                     break
                 except RecursionError:
                     raise JsonArrayError("array item nested too deeply") from None
-                if end == len(text) and not final:
-                    break  # a number at the end may continue in the next chunk
+                if not final and (
+                    end == len(text) or (_is_number(value) and text[end] not in _NUMBER_TERMINATORS)
+                ):
+                    break  # a number cut at a chunk boundary ("1" of "1.5") needs more text
                 self._state = "separator"
                 pos = end
                 yield value
