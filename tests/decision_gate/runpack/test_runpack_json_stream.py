@@ -89,3 +89,12 @@ def test_a_number_cut_inside_its_fraction_or_exponent_is_read_whole(
     chunks: list[bytes], items: list[Any]
 ) -> None:
     assert _decode(chunks) == items
+
+
+def test_every_pair_of_cut_points_through_a_number_heavy_array_decodes_the_same() -> None:
+    text = '[1.5e-7,-0.0,123456789012345678901234,1E+2,0,-1, {"a":[2.5e10,true,null,"\\u00e9"]} ]'
+    data = text.encode()
+    expected = json.loads(text)
+    for first in range(len(data) + 1):
+        for second in range(first, len(data) + 1):
+            assert _decode([data[:first], data[first:second], data[second:]]) == expected
