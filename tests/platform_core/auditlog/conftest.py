@@ -1,5 +1,6 @@
 """Shared pieces for the audit log tests: a signer, a controllable clock, and
-one real store per backend (memory, a SQLite file, a fresh PostgreSQL db)."""
+one real store per backend (memory, a JSON-lines directory, a SQLite file, a
+fresh PostgreSQL database)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from platform_core.auditlog import (
     AuditStore,
     Checkpoint,
     CheckpointSigner,
+    JsonlAuditStore,
     MemoryAuditStore,
     PostgresAuditStore,
     SqliteAuditStore,
@@ -49,11 +51,13 @@ def clock() -> SteppingClock:
     return SteppingClock()
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
+@pytest.fixture(params=["memory", "jsonl", "sqlite", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AuditStore]:
     opened: AuditStore
     if request.param == "memory":
         opened = MemoryAuditStore()
+    elif request.param == "jsonl":
+        opened = await JsonlAuditStore.open(tmp_path / "audit")
     elif request.param == "sqlite":
         opened = await SqliteAuditStore.open(tmp_path / "audit.db")
     else:

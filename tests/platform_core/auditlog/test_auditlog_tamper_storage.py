@@ -25,6 +25,7 @@ from platform_core.auditlog import (
     AuditLog,
     ChainBroken,
     CheckpointSigner,
+    JsonlAuditStore,
     PostgresAuditStore,
     SqliteAuditStore,
 )
@@ -184,11 +185,14 @@ _APPENDER = textwrap.dedent(
     """
     import asyncio, sys
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from platform_core.auditlog import AuditEvent, AuditLog, CheckpointSigner, SqliteAuditStore
+    from platform_core.auditlog import (
+        AuditEvent, AuditLog, CheckpointSigner, JsonlAuditStore, SqliteAuditStore,
+    )
 
     async def main() -> None:
         signer = CheckpointSigner(Ed25519PrivateKey.from_private_bytes(bytes.fromhex(sys.argv[2])))
-        store = await SqliteAuditStore.open(sys.argv[1])
+        kind = JsonlAuditStore if sys.argv[3] == "jsonl" else SqliteAuditStore
+        store = await kind.open(sys.argv[1])
         log = await AuditLog.open(store, verifier=signer.verifier(), signer=signer)
         n = 0
         while True:
@@ -203,15 +207,19 @@ _APPENDER = textwrap.dedent(
 
 
 @pytest.mark.slow
-async def test_a_sigkill_during_appends_leaves_a_chain_that_verifies(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["sqlite", "jsonl"])
+async def test_a_sigkill_during_appends_leaves_a_chain_that_verifies(
+    tmp_path: Path, kind: str
+) -> None:
     key = Ed25519PrivateKey.generate()
     signer = CheckpointSigner(key)
     raw = key.private_bytes_raw()
-    path = tmp_path / "audit.db"
+    path = tmp_path / ("audit.db" if kind == "sqlite" else "audit")
+    opener = SqliteAuditStore.open if kind == "sqlite" else JsonlAuditStore.open
     previous = 0
     for _round in range(3):
         child = subprocess.Popen(
-            [sys.executable, "-c", _APPENDER, str(path), raw.hex()],
+            [sys.executable, "-c", _APPENDER, str(path), raw.hex(), kind],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
@@ -221,7 +229,7 @@ async def test_a_sigkill_during_appends_leaves_a_chain_that_verifies(tmp_path: P
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
         assert child.returncode == -signal.SIGKILL
-        store = await SqliteAuditStore.open(path)
+        store = await opener(path)
         log = await AuditLog.open(store, verifier=signer.verifier(), signer=signer)
         report = await log.verify()
         await store.close()

@@ -1,7 +1,7 @@
 """Tamper-evident audit log: a blake3 hash chain with signed checkpoints.
 
 Owns the record format, the chain verifier, checkpoint signing, the storage
-seam (memory, SQLite, PostgreSQL), retention with legal holds, and exports
+seam (memory, JSON lines, SQLite, PostgreSQL), retention with legal holds, and exports
 (JSONL + manifest, OCSF). Invariant: a log is only opened after its stored
 chain verifies, and nothing — retention included — removes or rewrites a
 record without leaving signed evidence.
@@ -33,6 +33,7 @@ from platform_core.auditlog.export import (
     verify_jsonl_export,
 )
 from platform_core.auditlog.holds import LegalHold
+from platform_core.auditlog.jsonl_store import JsonlAuditStore
 from platform_core.auditlog.log import AuditLog, PruneOutcome
 from platform_core.auditlog.postgres_store import PostgresAuditStore
 from platform_core.auditlog.sqlite_store import SqliteAuditStore
@@ -53,6 +54,7 @@ __all__ = [
     "CheckpointSigner",
     "CheckpointVerifier",
     "ExportManifest",
+    "JsonlAuditStore",
     "LegalHold",
     "MalformedRecord",
     "MemoryAuditStore",

@@ -16,6 +16,7 @@ Invariants:
 
 from __future__ import annotations
 
+import json
 import struct
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -24,7 +25,7 @@ from typing import Any
 import attrs
 import blake3
 
-from platform_core.auditlog.events import AuditEvent
+from platform_core.auditlog.events import AuditEvent, canonical_json
 from platform_core.errors import IntegrityError, InvalidInput
 
 __all__ = [
@@ -40,6 +41,8 @@ __all__ = [
     "hex32",
     "parse_rfc3339",
     "record_digest",
+    "record_from_line",
+    "record_line",
     "rfc3339",
     "seal",
     "to_micros",
@@ -154,6 +157,23 @@ class MalformedRecord:
 
     seq: int
     problem: str
+
+
+def record_line(record: AuditRecord) -> bytes:
+    """A record as one JSON line: canonical, so equal records give equal bytes."""
+    return canonical_json(record.to_json()) + b"\n"
+
+
+def record_from_line(raw: bytes, expected_seq: int) -> AuditRecord | MalformedRecord:
+    """Parse one line (without its newline); anything but a canonical record
+    line is a `MalformedRecord` at `expected_seq`."""
+    try:
+        record = AuditRecord.from_json(json.loads(raw.decode("utf-8")))
+    except (ValueError, InvalidInput) as error:
+        return MalformedRecord(expected_seq, f"line does not parse ({type(error).__name__})")
+    if record_line(record) != raw + b"\n":
+        return MalformedRecord(expected_seq, "line is not in canonical form")
+    return record
 
 
 def seal(tip: ChainTip, timestamp: datetime, event: AuditEvent) -> AuditRecord:

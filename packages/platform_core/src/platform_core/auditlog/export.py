@@ -17,12 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import attrs
 import blake3
@@ -32,9 +28,10 @@ from platform_core.auditlog.chain import (
     ChainBroken,
     ChainTip,
     ChainVerifier,
-    MalformedRecord,
     VerificationReport,
     hex32,
+    record_from_line,
+    record_line,
     rfc3339,
 )
 from platform_core.auditlog.checkpoints import (
@@ -43,7 +40,8 @@ from platform_core.auditlog.checkpoints import (
     CheckpointSigner,
     CheckpointVerifier,
 )
-from platform_core.auditlog.events import Action, Outcome, canonical_json
+from platform_core.auditlog.events import Action, Outcome
+from platform_core.auditlog.files import atomic_file
 from platform_core.auditlog.log import AuditLog
 from platform_core.errors import IntegrityError, InvalidInput
 
@@ -123,25 +121,6 @@ class ExportManifest:
             raise InvalidInput(f"manifest field missing or malformed: {error}") from None
 
 
-@contextmanager
-def _atomic_file(path: Path) -> Iterator[IO[bytes]]:
-    """Write beside `path`, fsync, then rename: readers see all or nothing."""
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _line(record: AuditRecord) -> bytes:
-    return canonical_json(record.to_json()) + b"\n"
-
-
 async def export_jsonl(
     log: AuditLog,
     path: Path,
@@ -154,7 +133,7 @@ async def export_jsonl(
     verifier = await log.chain_verifier()
     sha256, b3 = hashlib.sha256(), blake3.blake3()
     exported: list[AuditRecord] = []
-    with _atomic_file(path) as handle:
+    with atomic_file(path) as handle:
         async for record in log.records():
             if not verifier.feed(record):
                 raise ChainBroken(verifier.report())
@@ -163,7 +142,7 @@ async def export_jsonl(
                 continue
             if last_seq is not None and record.seq > last_seq:
                 break
-            line = _line(record)
+            line = record_line(record)
             handle.write(line)
             sha256.update(line)
             b3.update(line)
@@ -187,19 +166,9 @@ async def export_jsonl(
             exported_at=rfc3339(now),
             checkpoint=checkpoint,
         )
-    with _atomic_file(manifest_path_for(path)) as handle:
+    with atomic_file(manifest_path_for(path)) as handle:
         handle.write(json.dumps(manifest.to_json(), indent=2, sort_keys=True).encode() + b"\n")
     return manifest
-
-
-def _parse_line(raw: bytes, expected: int) -> AuditRecord | MalformedRecord:
-    try:
-        record = AuditRecord.from_json(json.loads(raw.decode("utf-8")))
-    except (ValueError, InvalidInput) as error:
-        return MalformedRecord(expected, f"line does not parse ({type(error).__name__})")
-    if _line(record) != raw + b"\n":
-        return MalformedRecord(expected, "line is not in canonical form")
-    return record
 
 
 def verify_jsonl_export(path: Path, verifier: CheckpointVerifier) -> VerificationReport:
@@ -232,7 +201,7 @@ def verify_jsonl_export(path: Path, verifier: CheckpointVerifier) -> Verificatio
                 expected, "lines beyond the manifest's last record", manifest.record_count,
                 chain.tip,
             )
-        if not chain.feed(_parse_line(raw, expected)):
+        if not chain.feed(record_from_line(raw, expected)):
             break
     report = chain.report()
     if report.ok and (
@@ -304,7 +273,7 @@ async def export_ocsf(log: AuditLog, path: Path, product: OcsfProduct) -> int:
     """Write every record, verified, as OCSF JSON lines; returns how many."""
     verifier = await log.chain_verifier()
     count = 0
-    with _atomic_file(path) as handle:
+    with atomic_file(path) as handle:
         async for record in log.records():
             if not verifier.feed(record):
                 raise ChainBroken(verifier.report())
