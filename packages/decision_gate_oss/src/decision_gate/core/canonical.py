@@ -6,7 +6,7 @@ runpack or tool-call hash would match. The rule (spec core.md §5.2):
 * no whitespace; `null`, `true`, `false`; integers in exact decimal, even
   beyond 2**53 (only the i64/u64 range exists; other ints are rejected);
 * floats as ECMAScript `Number.prototype.toString`: shortest round-trip
-  digits, plain notation for 1e-7 < |x| < 1e21, `-0.0` is `0`; NaN and
+  digits, plain notation for 1e-6 <= |x| < 1e21, `-0.0` is `0`; NaN and
   infinities are rejected;
 * strings in UTF-8 with only `"`, `\\`, `\\b \\f \\n \\r \\t` and `\\u00xx` (lower-case
   hex, other controls) escaped; `/`, DEL and all non-ASCII are literal;
@@ -280,10 +280,10 @@ def _token_spans(text: str, hits: list[int]) -> list[tuple[int, int]]:
 
 
 def _rewrite_numbers(text: str, spans: list[tuple[int, int]]) -> str:
-    """Rewrite the number tokens at `spans` that lie outside strings.
+    """Rewrite the number literals at `spans` that lie outside strings.
 
     Requires `text` to hold no `\\"`: then every `"` delimits a string, and a
-    token is outside all strings iff an even number of quotes precedes it.
+    literal is outside all strings iff an even number of quotes precedes it.
     """
     pieces: list[str] = []
     copied_to = counted_to = quotes = 0
@@ -292,16 +292,16 @@ def _rewrite_numbers(text: str, spans: list[tuple[int, int]]) -> str:
         counted_to = start
         if quotes % 2:
             continue
-        token = text[start:end]
-        if token.endswith(".0"):
+        literal = text[start:end]
+        if literal.endswith(".0"):
             # repr writes integral floats plainly only below 1e16, where the rule
             # writes the same digits without the fraction.
-            canonical = "0" if token == "-0.0" else token[:-2]
-        elif "." in token or "e" in token:
-            canonical = format_float(float(token))
+            canonical = "0" if literal == "-0.0" else literal[:-2]
+        elif "." in literal or "e" in literal:
+            canonical = format_float(float(literal))
         else:
-            canonical = _format_int(int(token))
-        if canonical != token:
+            canonical = _format_int(int(literal))
+        if canonical != literal:
             pieces += (text[copied_to:start], canonical)
             copied_to = end
     pieces.append(text[copied_to:])

@@ -111,6 +111,8 @@ def loads(text: str | bytes) -> JsonValue:
             parse_int=parse_int,
             parse_constant=_reject_constant,
         )
+        if _SURROGATE_ESCAPE.search(text) and _contains_lone_surrogate(value):
+            raise JsonDecodeError("invalid JSON: unpaired surrogate in a \\u escape")
     except json.JSONDecodeError as error:
         raise JsonDecodeError(
             f"invalid JSON: {error.msg} at line {error.lineno} column {error.colno}"
@@ -119,8 +121,6 @@ def loads(text: str | bytes) -> JsonValue:
         raise JsonDecodeError(f"invalid JSON: {error}") from None
     except RecursionError:
         raise JsonDecodeError("invalid JSON: nested too deeply") from None
-    if _SURROGATE_ESCAPE.search(text) and _contains_lone_surrogate(value):
-        raise JsonDecodeError("invalid JSON: unpaired surrogate in a \\u escape") from None
     return value
 
 
