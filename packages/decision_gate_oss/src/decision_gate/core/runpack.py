@@ -448,9 +448,6 @@ class RunpackBuilder:
         )
 
 
-_LOG_FIELDS: Final[Mapping[LogKind, str]] = {kind: kind.value for kind in LogKind}
-
-
 @attrs.frozen
 class BuiltRunpack:
     """A runpack held in memory: every file by path, and what the build reported."""
@@ -481,7 +478,7 @@ def build_runpack_bytes(
     files: dict[str, bytes] = {SCENARIO_SPEC_PATH: builder.scenario_spec()}
     for kind in LogKind:
         writer = builder.log(kind)
-        chunks = [writer.item(record) for record in getattr(state, _LOG_FIELDS[kind])]
+        chunks = [writer.item(record) for record in getattr(state, kind.value)]
         chunks.append(writer.finish())
         files[writer.path] = b"".join(chunks)
     manifest = builder.manifest()
