@@ -1,0 +1,1 @@
+"""The conformance kit: a pytest plugin with one contract suite per seam."""
