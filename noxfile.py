@@ -27,6 +27,7 @@ TEST_DEPS = (
     "panzi-json-logic>=1.0",
     "moto[server]>=5.0",
     "mcp>=1.20",
+    "cryptography>=42",
 )
 
 
