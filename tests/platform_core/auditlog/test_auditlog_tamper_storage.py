@@ -29,6 +29,7 @@ from platform_core.auditlog import (
     PostgresAuditStore,
     SqliteAuditStore,
 )
+from platform_core.errors import StorageError
 
 MakeLog = Callable[..., Awaitable[AuditLog]]
 
@@ -237,3 +238,23 @@ async def test_a_sigkill_during_appends_leaves_a_chain_that_verifies(
         assert report.tip.seq % 3 == 0
         assert report.tip.seq > previous
         previous = report.tip.seq
+
+
+async def test_a_file_that_is_not_a_database_is_a_storage_error(tmp_path: Path) -> None:
+    path = tmp_path / "audit.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StorageError):
+        await SqliteAuditStore.open(path)
+
+
+async def test_a_jsonl_directory_that_is_a_file_is_a_storage_error(tmp_path: Path) -> None:
+    (tmp_path / "audit").write_text("oops")
+    with pytest.raises(StorageError):
+        await JsonlAuditStore.open(tmp_path / "audit")
+
+
+async def test_an_unreachable_postgres_is_a_storage_error_without_the_dsn() -> None:
+    dsn = "postgresql://postgres:s3cr3t@127.0.0.1:1/nowhere?connect_timeout=1"
+    with pytest.raises(StorageError) as caught:
+        await PostgresAuditStore.open(dsn, timeout=1.0)
+    assert "s3cr3t" not in str(caught.value)

@@ -66,6 +66,8 @@ class PruneOutcome:
 
 
 class AuditLog:
+    """One verified chain over a store. Build it with `await AuditLog.open(...)`."""
+
     def __init__(
         self,
         store: AuditStore,
@@ -124,7 +126,6 @@ class AuditLog:
         for event in events:
             if not isinstance(event, AuditEvent):
                 raise InvalidInput("only AuditEvent values can be appended")
-            event.canonical_bytes()
         return await self.store.append(self._sealer(events))
 
     def _sealer(self, events: Sequence[AuditEvent]) -> Callable[[ChainTip], list[AuditRecord]]:
@@ -268,7 +269,12 @@ class AuditLog:
         return records[-1]
 
     async def prune(self, older_than: datetime, *, actor: str) -> PruneOutcome:
-        """Remove the verified prefix of records older than `older_than`."""
+        """Remove the verified prefix of records older than `older_than`.
+
+        The prune and its truncation checkpoint commit together; the
+        `audit.retention.pruned` record follows in its own append, so a crash
+        between the two leaves the signed checkpoint as the evidence.
+        """
         signer = self._require_signer()
         cutoff_us = to_micros(older_than)
         trusted = await self._trusted(())
@@ -305,7 +311,7 @@ class AuditLog:
 
         truncation = await self.store.prune(cutoff_us, plan)
         if truncation is None:
-            return PruneOutcome(None, 0, tuple(held_back))
+            return PruneOutcome(None, 0, tuple(sorted(set(held_back))))
         await self.append(
             AuditEvent(
                 "audit.retention.pruned",

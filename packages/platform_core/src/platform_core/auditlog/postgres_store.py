@@ -62,10 +62,12 @@ class PostgresAuditStore:
         self._pool = pool
 
     @classmethod
-    async def open(cls, dsn: str, *, max_size: int = 4) -> PostgresAuditStore:
+    async def open(
+        cls, dsn: str, *, max_size: int = 4, timeout: float = 10.0
+    ) -> PostgresAuditStore:
         pool = AsyncConnectionPool(dsn, min_size=1, max_size=max_size, open=False)
         try:
-            await pool.open(wait=True, timeout=10.0)
+            await pool.open(wait=True, timeout=timeout)
             async with pool.connection() as conn, conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock(7460183)")
                 for statement in _SCHEMA:
