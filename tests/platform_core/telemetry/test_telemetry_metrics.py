@@ -130,3 +130,12 @@ def test_a_negative_duration_is_clamped_to_zero() -> None:
     registry = CollectorRegistry()
     metrics(registry).observe("read_tenant", -5.0)
     assert sample(registry, "svc_request_duration_seconds_sum", operation="read_tenant") == 0
+
+
+@pytest.mark.parametrize("seconds", [float("nan"), float("inf")])
+def test_a_non_finite_duration_is_refused_and_records_nothing(seconds: float) -> None:
+    registry = CollectorRegistry()
+    red = metrics(registry)
+    with pytest.raises(InvalidInput):
+        red.observe("read_tenant", seconds)
+    assert sample(registry, "svc_requests_total", operation="read_tenant") == 0

@@ -12,6 +12,7 @@ tests) in one process never collide.
 from __future__ import annotations
 
 import enum
+import math
 import re
 import time
 from collections.abc import Iterable, Iterator
@@ -124,7 +125,13 @@ class RedMetrics:
                 self._errors.labels(operation, kind)
 
     def observe(self, operation: object, seconds: float, error: object | None = None) -> None:
-        """Record one finished operation; `error` is its error kind, if it failed."""
+        """Record one finished operation; `error` is its error kind, if it failed.
+
+        A negative duration (a clock stepped back) counts as zero; a NaN or
+        infinite one is a caller bug and is refused.
+        """
+        if not math.isfinite(seconds):
+            raise InvalidInput("an operation duration must be a finite number of seconds")
         name = self.operation.value_for(operation)
         self._requests.labels(name).inc()
         self._duration.labels(name).observe(max(seconds, 0.0))
