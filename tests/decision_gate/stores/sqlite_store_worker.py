@@ -17,10 +17,9 @@ import os
 import sqlite3
 import sys
 
-from run_state_store_contract import fresh_head, trigger_delta
-
 from decision_gate.core.errors import StoreVersionConflict
 from decision_gate.stores import SqliteRunStateStore
+from decision_gate.testing.run_state_store import fresh_head, trigger_delta
 
 
 async def race(path: str, run_id: str, name: str, attempts: int) -> None:

@@ -1,3 +1,3 @@
-"""Both built-in run-state stores against the seam's contract suite."""
+"""Both built-in run-state stores against the conformance kit's run-state suite."""
 
-from run_state_store_contract import *  # noqa: F403
+from decision_gate.testing.run_state_store import *  # noqa: F403

@@ -16,7 +16,13 @@ from typing import Any
 
 import attrs
 import pytest
-from run_state_store_contract import (
+
+from decision_gate.core.canonical import sha256_hex
+from decision_gate.core.errors import StoreCorrupt, StoreError, StoreVersionConflict
+from decision_gate.core.runlog import LogKind, RunHead, RunKey, append_records
+from decision_gate.stores import SqliteRunStateStore
+from decision_gate.stores.sqlite import SCHEMA_VERSION
+from decision_gate.testing.run_state_store import (
     apply,
     collect,
     create_run,
@@ -26,12 +32,6 @@ from run_state_store_contract import (
     submission_record,
     trigger_delta,
 )
-
-from decision_gate.core.canonical import sha256_hex
-from decision_gate.core.errors import StoreCorrupt, StoreError, StoreVersionConflict
-from decision_gate.core.runlog import LogKind, RunHead, RunKey, append_records
-from decision_gate.stores import SqliteRunStateStore
-from decision_gate.stores.sqlite import SCHEMA_VERSION
 
 WORKER = Path(__file__).with_name("sqlite_store_worker.py")
 SECRET = "do-not-leak-7f3a"

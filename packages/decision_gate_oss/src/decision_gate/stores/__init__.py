@@ -1,7 +1,7 @@
 """The built-in run-state stores: in-memory and SQLite.
 
 Both implement `decision_gate.seams.run_state.RunStateStore` and pass the same
-contract suite (tests/decision_gate/stores/run_state_store_contract.py), the
+contract suite (the conformance kit, `decision_gate.testing.run_state_store`), the
 one a third-party store is held to.
 """
 

@@ -1,9 +1,13 @@
-"""The behaviour every `RunStateStore` must show, as plain async test functions.
+"""Conformance suite: the behaviour every `RunStateStore` must show.
 
-Each test takes a `run_state_store` fixture (a fresh, empty store) and uses
-nothing but the seam, `core.runlog` and the model, so this module can become
-the public conformance kit (`decision_gate.testing`) unchanged: an integrator
-imports these tests next to a fixture building their store.
+Activate it in a test module of yours with
+`from decision_gate.testing.run_state_store import *` next to a
+`run_state_store` fixture that yields a fresh, empty store (and closes it).
+Pinned down: compare-and-set commits (exactly one of concurrent writers wins,
+a loser stores nothing), refusal of inconsistent deltas, hash-checked reads,
+append-order logs, immutable scenario definitions. Uses nothing but the seam,
+`core.runlog` and the model. Needs pytest, pytest-asyncio (asyncio_mode =
+"auto") and hypothesis.
 """
 
 from __future__ import annotations
