@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from platform_core.auditlog import (
     AuditEvent,
     AuditLog,
+    AuditRecord,
     ChainBroken,
     CheckpointSigner,
     JsonlAuditStore,
@@ -258,3 +259,56 @@ async def test_an_unreachable_postgres_is_a_storage_error_without_the_dsn() -> N
     with pytest.raises(StorageError) as caught:
         await PostgresAuditStore.open(dsn, timeout=1.0)
     assert "s3cr3t" not in str(caught.value)
+
+
+_BATCH_APPENDER = textwrap.dedent(
+    """
+    import asyncio, sys
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from platform_core.auditlog import (
+        AuditEvent, AuditLog, CheckpointSigner, JsonlAuditStore, SqliteAuditStore,
+    )
+
+    async def main() -> None:
+        signer = CheckpointSigner(Ed25519PrivateKey.from_private_bytes(bytes.fromhex(sys.argv[2])))
+        kind = JsonlAuditStore if sys.argv[3] == "jsonl" else SqliteAuditStore
+        store = await kind.open(sys.argv[1])
+        log = await AuditLog.open(store, verifier=signer.verifier(), signer=signer)
+        for n in range(int(sys.argv[4])):
+            await log.append(AuditEvent("doc.read", actor=sys.argv[5], details={"n": n}))
+        await store.close()
+
+    asyncio.run(main())
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["sqlite", "jsonl"])
+async def test_appenders_in_separate_processes_never_fork_the_chain(
+    tmp_path: Path, kind: str
+) -> None:
+    key = Ed25519PrivateKey.generate()
+    signer = CheckpointSigner(key)
+    path = tmp_path / ("audit.db" if kind == "sqlite" else "audit")
+    opener = SqliteAuditStore.open if kind == "sqlite" else JsonlAuditStore.open
+    await (await opener(path)).close()
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", _BATCH_APPENDER, str(path), key.private_bytes_raw().hex(),
+             kind, "60", f"proc-{i}"],
+            stderr=subprocess.PIPE,
+        )
+        for i in range(3)
+    ]
+    for child in children:
+        _, stderr = child.communicate(timeout=60)
+        assert child.returncode == 0, stderr.decode()
+    store = await opener(path)
+    log = await AuditLog.open(store, verifier=signer.verifier())
+    report = await log.verify()
+    actors = [r.event.actor async for r in log.records() if isinstance(r, AuditRecord)]
+    await store.close()
+    assert report.ok
+    assert report.tip.seq == 180
+    assert sorted(actors) == sorted([f"proc-{i}" for i in range(3)] * 60)

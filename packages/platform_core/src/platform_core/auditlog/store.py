@@ -65,21 +65,41 @@ class ReleaseHold:
 
 
 class AuditStore(Protocol):
+    """Where a chain lives. Implementations: memory, JSON lines, SQLite, PostgreSQL."""
+
     async def append(
         self, sealer: Sealer, hold_change: PlaceHold | ReleaseHold | None = None
-    ) -> Sequence[AuditRecord]: ...
+    ) -> Sequence[AuditRecord]:
+        """Inside one critical section: read the tip, call `sealer(tip)`, store
+        its records and apply `hold_change`; all of it commits or none does.
+        A duplicate hold is `Conflict`, releasing an unknown one `NotFound`."""
+        ...
 
-    def scan(self, after_seq: int = 0) -> AsyncIterator[AuditRecord | MalformedRecord]: ...
+    def scan(self, after_seq: int = 0) -> AsyncIterator[AuditRecord | MalformedRecord]:
+        """Stored records with seq > `after_seq`, in stored order, as stored."""
+        ...
 
-    async def add_checkpoint(self, checkpoint: Checkpoint) -> None: ...
+    async def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Keep a signed checkpoint (the caller has signed it)."""
+        ...
 
-    async def checkpoints(self) -> Sequence[Checkpoint]: ...
+    async def checkpoints(self) -> Sequence[Checkpoint]:
+        """Every kept checkpoint, unverified: the log checks signatures."""
+        ...
 
-    async def holds(self) -> Sequence[LegalHold]: ...
+    async def holds(self) -> Sequence[LegalHold]:
+        """The legal holds in force."""
+        ...
 
-    async def prune(self, cutoff_us: int, plan: PrunePlan) -> Checkpoint | None: ...
+    async def prune(self, cutoff_us: int, plan: PrunePlan) -> Checkpoint | None:
+        """Inside one critical section: call `plan(start, holds, records older
+        than cutoff_us)`; if it returns a truncation checkpoint, delete records
+        up to its seq and keep it, atomically."""
+        ...
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Release connections and files."""
+        ...
 
 
 def record_to_row(record: AuditRecord) -> Row:
