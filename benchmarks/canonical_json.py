@@ -6,8 +6,9 @@ Gate documents (run states: nested objects of strings, small ints, hashes,
 timestamps). The float-heavy document shows the cost of the float rewrite,
 and the `rfc8785` package is the pure-Python alternative we did not take.
 
-`ratio` is our time divided by the baseline's: 1.5 means 50% slower, below 1
-means faster.
+Rows follow benchmarks/report.py: `ours` and `baseline` are operations per
+second; `ratio` is how many times slower we are (baseline ops/s divided by
+ours): 1.5 means 50% slower, below 1 means faster.
 """
 
 from __future__ import annotations
@@ -184,42 +185,35 @@ def _row(
     value: JsonValue,
     baseline_name: str,
     baseline: Callable[[JsonValue], object],
+    target: str = "",
 ) -> dict[str, object]:
     ours, theirs = _seconds_per_call(lambda: canonical_json_bytes(value), lambda: baseline(value))
     return {
-        "name": f"{name} vs {baseline_name}",
-        "ours_ops_per_s": 1 / ours,
-        "baseline_ops_per_s": 1 / theirs,
-        "ratio": ours / theirs,
+        "name": f"ops/s, {name} vs {baseline_name}; ratio = x slower{target}",
+        "ours": round(1 / ours, 1),
+        "baseline": round(1 / theirs, 1),
+        "ratio": round(ours / theirs, 3),
     }
 
 
 def run() -> list[dict[str, object]]:
-    documents = [
-        ("run state", run_state_document()),
-        ("run state + floats, prose", run_state_with_floats_and_prose()),
-        ("float-heavy", float_heavy_document()),
-    ]
-    baselines: list[tuple[str, Callable[[JsonValue], object]]] = [
-        ("json.dumps(sort_keys)", _json_dumps_sorted),
-        ("rfc8785.dumps", rfc8785.dumps),
-    ]
+    run_state = run_state_document()
+    run_state_plus = run_state_with_floats_and_prose()
+    floats = float_heavy_document()
+    dumps = "json.dumps(sort_keys)"
     return [
-        _row(name, document, baseline_name, baseline)
-        for name, document in documents
-        for baseline_name, baseline in baselines
+        _row("run state", run_state, dumps, _json_dumps_sorted, ", target <= 2"),
+        _row("run state", run_state, "rfc8785", rfc8785.dumps),
+        _row(
+            "run state + floats, prose", run_state_plus, dumps, _json_dumps_sorted, ", target <= 2"
+        ),
+        _row("run state + floats, prose", run_state_plus, "rfc8785", rfc8785.dumps),
+        _row("float-heavy", floats, dumps, _json_dumps_sorted),
+        _row("float-heavy", floats, "rfc8785", rfc8785.dumps),
     ]
-
-
-def main() -> None:
-    rows = run()
-    print(f"{'benchmark':<52} {'ours ops/s':>12} {'baseline ops/s':>15} {'ratio':>7}")
-    for row in rows:
-        print(
-            f"{row['name']!s:<52} {row['ours_ops_per_s']:>12.1f}"
-            f" {row['baseline_ops_per_s']:>15.1f} {row['ratio']:>7.2f}"
-        )
 
 
 if __name__ == "__main__":
-    main()
+    from benchmarks.report import print_rows
+
+    print_rows("canonical JSON", run())
