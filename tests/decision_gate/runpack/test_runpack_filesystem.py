@@ -35,10 +35,10 @@ from decision_gate.core.runpack import (
 )
 from decision_gate.runpacks import (
     FilesystemRunpackStorage,
-    export_runpack,
     open_runpack_directory,
     validate_runpack_path,
     verify_runpack_directory,
+    write_runpack,
 )
 from decision_gate.seams.runpack_storage import RunpackDirectory, RunpackStorage
 
@@ -58,7 +58,7 @@ async def _export(
 ) -> Any:
     writer = await storage.open_writer(target, MANIFEST)
     builder = RunpackBuilder.for_state(SPEC, state, GENERATED_AT)
-    return await export_runpack(writer, builder, _logs(state), **options)
+    return await write_runpack(writer, builder, _logs(state), **options)
 
 
 def test_the_filesystem_storage_satisfies_the_seam(tmp_path: pathlib.Path) -> None:
@@ -122,7 +122,7 @@ async def test_a_failure_mid_export_leaves_no_manifest_and_no_temporary_files(
     writer = await storage.open_writer(RunpackDirectory(str(tmp_path / "out")), MANIFEST)
     builder = RunpackBuilder.for_state(SPEC, state, GENERATED_AT)
     with pytest.raises(OSError, match="store went away"):
-        await export_runpack(writer, builder, failing)
+        await write_runpack(writer, builder, failing)
     present = sorted(
         p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*")
     )

@@ -1,38 +1,31 @@
-"""Exporting a stored run as a runpack: the shell half of `core.runpack`.
+"""Exporting a stored run as a runpack: from a run-state store into runpack storage.
 
-The run's logs stream from the run-state store (each record's hash re-checked
-as it is read) through the core's builder into a runpack writer, one record at
-a time, so exporting a long run costs memory for one record, not for the run.
-The store's chain check runs first: a run whose logs were tampered with is
-never exported as if it were intact. With verification, the freshly written
-runpack is read back and verified before its report and final manifest are
-written; a failed write aborts, leaving no manifest.
+The store's chain check runs first, so a run whose logs were tampered with is
+never exported as if it were intact; then the run's logs stream from the store
+(each record's hash re-checked as it is read) through `runpacks.export`, one
+record at a time.
 """
 
 from __future__ import annotations
-
-from collections.abc import AsyncGenerator
-from typing import Final
 
 import attrs
 
 from decision_gate.core.engine import RunNotFound, Scenario
 from decision_gate.core.errors import RunpackError, StoreCorrupt
 from decision_gate.core.model import EvidenceAnchorPolicy, Timestamp
-from decision_gate.core.runlog import LogKind, RunKey
+from decision_gate.core.runlog import RunKey
 from decision_gate.core.runpack import (
-    ArtifactWriter,
+    DEFAULT_MANIFEST_NAME,
     RunpackBuilder,
     RunpackManifest,
     SecurityContext,
     VerificationReport,
-    manifest_bytes,
-    verify_runpack,
 )
+from decision_gate.runpacks.export import write_runpack
 from decision_gate.seams.run_state import RunStateStore
 from decision_gate.seams.runpack_storage import RunpackStorage, RunpackTarget
 
-DEFAULT_MANIFEST_NAME: Final = "manifest.json"
+__all__ = ["DEFAULT_MANIFEST_NAME", "ExportedRunpack", "export_runpack"]
 
 
 @attrs.frozen
@@ -74,35 +67,10 @@ async def export_runpack(
         security=security,
     )
     writer = await storage.open_writer(target, manifest_name)
-    try:
-        await writer.write_artifact(
-            "artifacts/scenario_spec.json", _single(builder.scenario_spec())
-        )
-        for kind in LogKind:
-            artifact = builder.log(kind)
-            await writer.write_artifact(artifact.path, _log_chunks(store, key, kind, artifact))
-        manifest = builder.manifest()
-        report = None
-        if include_verification:
-            report = await verify_runpack(manifest, writer.reader(), check_unlisted=False)
-            await writer.write_artifact(
-                "artifacts/verifier_report.json", _single(builder.verifier_report(report))
-            )
-            manifest = builder.manifest()
-        location = await writer.finalize(manifest_bytes(manifest))
-    except BaseException:
-        await writer.abort()
-        raise
-    return ExportedRunpack(manifest=manifest, report=report, location=location)
-
-
-async def _log_chunks(
-    store: RunStateStore, key: RunKey, kind: LogKind, artifact: ArtifactWriter
-) -> AsyncGenerator[bytes, None]:
-    async for record in store.read_log(key, kind):
-        yield artifact.item(record)
-    yield artifact.finish()
-
-
-async def _single(data: bytes) -> AsyncGenerator[bytes, None]:
-    yield data
+    manifest, report = await write_runpack(
+        writer,
+        builder,
+        lambda kind: store.read_log(key, kind),
+        with_verification=include_verification,
+    )
+    return ExportedRunpack(manifest=manifest, report=report, location=writer.location)

@@ -1,6 +1,6 @@
 """Runpack storage implementations shipped with decision_gate (the filesystem one)."""
 
-from decision_gate.runpacks.export import LogRecords, export_runpack
+from decision_gate.runpacks.export import LogRecords, write_runpack
 from decision_gate.runpacks.filesystem import (
     FilesystemRunpackReader,
     FilesystemRunpackStorage,
@@ -15,8 +15,8 @@ __all__ = [
     "FilesystemRunpackStorage",
     "FilesystemRunpackWriter",
     "LogRecords",
-    "export_runpack",
     "open_runpack_directory",
     "validate_runpack_path",
     "verify_runpack_directory",
+    "write_runpack",
 ]

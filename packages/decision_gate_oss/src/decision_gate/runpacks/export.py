@@ -45,7 +45,7 @@ async def _one(data: bytes) -> AsyncGenerator[bytes, None]:
     yield data
 
 
-async def export_runpack(
+async def write_runpack(
     writer: RunpackWriter,
     builder: RunpackBuilder,
     logs: LogRecords,

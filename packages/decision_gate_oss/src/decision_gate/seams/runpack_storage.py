@@ -81,6 +81,11 @@ class RunpackReader(Protocol):
 class RunpackWriter(Protocol):
     """Writes one runpack; `finalize` makes it complete, `abort` discards the attempt."""
 
+    @property
+    def location(self) -> str:
+        """A printable name of the runpack being written (a path or URI); never secret."""
+        ...
+
     async def write_artifact(self, path: str, chunks: AsyncIterable[bytes]) -> None:
         """Store `path` from `chunks`; visible under `path` only once fully written."""
         ...
