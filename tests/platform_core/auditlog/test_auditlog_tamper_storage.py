@@ -30,7 +30,7 @@ from platform_core.auditlog import (
     PostgresAuditStore,
     SqliteAuditStore,
 )
-from platform_core.errors import StorageError
+from platform_core.errors import IntegrityError, StorageError
 
 MakeLog = Callable[..., Awaitable[AuditLog]]
 
@@ -312,3 +312,30 @@ async def test_appenders_in_separate_processes_never_fork_the_chain(
     assert report.ok
     assert report.tip.seq == 180
     assert sorted(actors) == sorted([f"proc-{i}" for i in range(3)] * 60)
+
+
+async def test_an_unreadable_stored_checkpoint_refuses_to_open(
+    tmp_path: Path, make_log: MakeLog
+) -> None:
+    path = tmp_path / "audit.db"
+    await seeded_sqlite(path, make_log)
+    store = await SqliteAuditStore.open(path)
+    await (await make_log(store)).checkpoint()
+    await store.close()
+    edit(path, "UPDATE audit_checkpoints SET body = '{\"seq\": \"x\"}'")
+    error = await reopen_error(path, make_log)
+    assert error.report.first_bad_seq == 0
+    assert "checkpoint is unreadable" in str(error)
+
+
+async def test_an_unreadable_stored_hold_is_an_integrity_error(
+    tmp_path: Path, make_log: MakeLog
+) -> None:
+    path = tmp_path / "audit.db"
+    await seeded_sqlite(path, make_log)
+    edit(path, "INSERT INTO audit_holds VALUES ('h', 'not json')")
+    store = await SqliteAuditStore.open(path)
+    log = await make_log(store)
+    with pytest.raises(IntegrityError, match="legal hold is unreadable"):
+        await log.holds()
+    await store.close()

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import attrs
 
 from platform_core.auditlog.chain import AuditRecord, parse_rfc3339, rfc3339
-from platform_core.errors import InvalidInput
+from platform_core.errors import IntegrityError, InvalidInput
 
 __all__ = ["LegalHold"]
 
@@ -74,15 +73,17 @@ class LegalHold:
 
     @classmethod
     def from_text(cls, text: str) -> LegalHold:
-        body = json.loads(text)
-        if not isinstance(body, Mapping):
-            raise InvalidInput("stored legal hold is not a JSON object")
-        start, end = body.get("start"), body.get("end")
-        return cls(
-            hold_id=body["hold_id"],
-            reason=body["reason"],
-            placed_seq=int(body["placed_seq"]),
-            tenant=body.get("tenant"),
-            start=parse_rfc3339(start) if start is not None else None,
-            end=parse_rfc3339(end) if end is not None else None,
-        )
+        """Read a stored hold; anything unreadable is an `IntegrityError`."""
+        try:
+            body = json.loads(text)
+            start, end = body.get("start"), body.get("end")
+            return cls(
+                hold_id=body["hold_id"],
+                reason=body["reason"],
+                placed_seq=int(body["placed_seq"]),
+                tenant=body.get("tenant"),
+                start=parse_rfc3339(start) if start is not None else None,
+                end=parse_rfc3339(end) if end is not None else None,
+            )
+        except (ValueError, KeyError, TypeError, AttributeError, InvalidInput):
+            raise IntegrityError("a stored legal hold is unreadable") from None

@@ -48,6 +48,7 @@ from platform_core.auditlog.store import (
     ReleaseHold,
     Sealer,
     latest_truncation,
+    stored_checkpoint,
 )
 from platform_core.errors import Conflict, IntegrityError, InvalidInput, NotFound, StorageError
 
@@ -105,13 +106,7 @@ class JsonlAuditStore:
     # -- files, always called under the lock --------------------------------
 
     def _read_checkpoints(self) -> list[Checkpoint]:
-        checkpoints = []
-        for number, raw in enumerate(self._checkpoints_path.read_bytes().splitlines(), 1):
-            try:
-                checkpoints.append(Checkpoint.from_json(json.loads(raw)))
-            except (ValueError, InvalidInput):
-                raise IntegrityError(f"checkpoints.jsonl line {number} is unreadable") from None
-        return checkpoints
+        return [stored_checkpoint(raw) for raw in self._checkpoints_path.read_bytes().splitlines()]
 
     def _append_lines(self, path: Path, data: bytes) -> None:
         descriptor = os.open(path, os.O_WRONLY | os.O_APPEND)

@@ -205,7 +205,19 @@ class AuditLog:
     async def verify(
         self, *, anchors: Sequence[Checkpoint] = (), resume_from: Checkpoint | None = None
     ) -> VerificationReport:
-        """Walk the stored chain; never raises for tampering, reports it."""
+        """Walk the stored chain; never raises for tampering, reports it.
+
+        Damage outside any record (an unreadable stored checkpoint or hold) is
+        reported with `first_bad_seq` 0.
+        """
+        try:
+            return await self._verify(anchors, resume_from)
+        except IntegrityError as error:
+            return VerificationReport(0, str(error), 0, ChainTip.genesis())
+
+    async def _verify(
+        self, anchors: Sequence[Checkpoint], resume_from: Checkpoint | None
+    ) -> VerificationReport:
         plan = await self._walk_plan(anchors, resume_from)
         if isinstance(plan, VerificationReport):
             return plan

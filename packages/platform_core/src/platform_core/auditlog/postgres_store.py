@@ -25,6 +25,7 @@ from platform_core.auditlog.store import (
     latest_truncation,
     record_from_row,
     record_to_row,
+    stored_checkpoint,
 )
 from platform_core.errors import Conflict, NotFound, StorageError
 
@@ -52,7 +53,7 @@ _SCHEMA = (
 
 async def _checkpoints(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> list[Checkpoint]:
     cursor = await conn.execute("SELECT body FROM platform_audit_checkpoints ORDER BY id")
-    return [Checkpoint.from_json(json.loads(str(body))) for (body,) in await cursor.fetchall()]
+    return [stored_checkpoint(str(body)) for (body,) in await cursor.fetchall()]
 
 
 class PostgresAuditStore:

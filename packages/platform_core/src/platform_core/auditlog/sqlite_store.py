@@ -30,6 +30,7 @@ from platform_core.auditlog.store import (
     latest_truncation,
     record_from_row,
     record_to_row,
+    stored_checkpoint,
 )
 from platform_core.errors import Conflict, NotFound, StorageError
 
@@ -102,7 +103,7 @@ class SqliteAuditStore:
     @staticmethod
     def _checkpoints(db: sqlite3.Connection) -> list[Checkpoint]:
         rows = db.execute("SELECT body FROM audit_checkpoints ORDER BY id").fetchall()
-        return [Checkpoint.from_json(json.loads(body)) for (body,) in rows]
+        return [stored_checkpoint(body) for (body,) in rows]
 
     def _tip(self, db: sqlite3.Connection) -> ChainTip:
         row = db.execute(

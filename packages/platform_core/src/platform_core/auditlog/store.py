@@ -30,7 +30,7 @@ from platform_core.auditlog.chain import (
 from platform_core.auditlog.checkpoints import Checkpoint, CheckpointKind
 from platform_core.auditlog.events import AuditEvent
 from platform_core.auditlog.holds import LegalHold
-from platform_core.errors import Conflict, InvalidInput, NotFound
+from platform_core.errors import Conflict, IntegrityError, InvalidInput, NotFound
 
 __all__ = [
     "AuditStore",
@@ -42,6 +42,7 @@ __all__ = [
     "Sealer",
     "record_from_row",
     "record_to_row",
+    "stored_checkpoint",
 ]
 
 Sealer = Callable[[ChainTip], Sequence[AuditRecord]]
@@ -122,6 +123,14 @@ def record_from_row(
     if len(prev_hash) != 32 or len(record_hash) != 32:
         return MalformedRecord(seq, "hash fields are not 32 bytes")
     return AuditRecord(seq, from_micros(timestamp_us), bytes(prev_hash), bytes(record_hash), event)
+
+
+def stored_checkpoint(text: str | bytes) -> Checkpoint:
+    """Read a kept checkpoint; anything unreadable is an `IntegrityError`."""
+    try:
+        return Checkpoint.from_json(json.loads(text))
+    except (ValueError, InvalidInput):
+        raise IntegrityError("a stored checkpoint is unreadable") from None
 
 
 def latest_truncation(checkpoints: Sequence[Checkpoint]) -> Checkpoint | None:
