@@ -111,7 +111,11 @@ def _frozen_details(value: Mapping[str, Any]) -> dict[str, Any]:
 
 @attrs.frozen
 class AuditEvent:
-    """One audited fact. Never put secrets or raw request payloads in `details`."""
+    """One audited fact. Never put secrets or raw request payloads in `details`.
+
+    `details` is a private copy taken at construction and its canonical bytes
+    are fixed then: treat it as read-only.
+    """
 
     kind: str = attrs.field(validator=_check_kind)
     action: Action = attrs.field(
