@@ -79,6 +79,7 @@ __all__ = [
     "Seam",
     "SeamProtocols",
     "Seams",
+    "build_implementation",
     "installed_plugins",
     "load_seams",
 ]
@@ -241,6 +242,30 @@ async def _providers(builder: _Builder, entries: Sequence[Mapping[str, Any]]) ->
             )
         registry.register(provider)
     return registry
+
+
+async def build_implementation(
+    seam: Seam | str,
+    section: Mapping[str, Any],
+    *,
+    only: Collection[str] | None = None,
+    disable_third_party: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> Any:
+    """One seam's implementation, selected by `section`'s `type` (`engine` for
+    the policy, `name`/`implementation` for a provider), built through plugin
+    discovery and checked against the Protocol exactly as `load_seams` does,
+    without the guards. For tests and tools that need a single seam."""
+    seam = Seam(seam)
+    catalogue = discover_plugins(
+        only=only, disable_third_party=disable_third_party, environ=environ
+    )
+    builder = _Builder(catalogue)
+    if seam is Seam.EVIDENCE_PROVIDER:
+        registry = await _providers(builder, [section])
+        return registry.get(str(section.get("name")))
+    selector = "engine" if seam is Seam.POLICY_DECIDER else "type"
+    return await builder.build(seam, section.get(selector, DEFAULTS.get(seam)), section)
 
 
 async def load_seams(
