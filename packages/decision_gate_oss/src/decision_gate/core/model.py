@@ -28,8 +28,9 @@ from typing import Any, Final, NewType, TypeVar
 import attrs
 import cattrs
 from cattrs.cols import homogenous_tuple_structure_factory
-from cattrs.gen import make_dict_unstructure_fn, override
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.strategies import configure_tagged_union
+from cattrs.v import format_exception
 
 from decision_gate.core.canonical import HashDigest
 from decision_gate.core.comparators import Comparator
@@ -626,6 +627,30 @@ class EvidenceContext:
 CONVERTER: Final = cattrs.Converter(forbid_extra_keys=True)
 """The one converter between model values and their wire (JSON) form."""
 
+
+class _WireTypeError(TypeError):
+    """A wire value of the wrong JSON type; its message is shown to the user as is."""
+
+
+class _WireValueError(ValueError):
+    """A wire value of the right type but out of range; its message is shown as is."""
+
+
+def _object_first(cls: Any, converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    """cattrs' generated hook for an attrs class, refusing non-objects first (the
+    generated code would fail on them with an AttributeError nobody can read)."""
+    structure_fields = make_dict_structure_fn(cls, converter)
+
+    def structure(value: Any, type_: Any) -> Any:
+        if not isinstance(value, dict):
+            raise _WireTypeError(f"expected an object, got {_type_name(value)}")
+        return structure_fields(value, type_)
+
+    return structure
+
+
+CONVERTER.register_structure_hook_factory(attrs.has, _object_first)
+
 _T = TypeVar("_T")
 
 
@@ -647,22 +672,22 @@ def _type_name(value: object) -> str:
 
 def _strict_str(value: Any, _: type) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {_type_name(value)}")
+        raise _WireTypeError(f"expected a string, got {_type_name(value)}")
     return value
 
 
 def _strict_bool(value: Any, _: type) -> bool:
     if not isinstance(value, bool):
-        raise TypeError(f"expected a boolean, got {_type_name(value)}")
+        raise _WireTypeError(f"expected a boolean, got {_type_name(value)}")
     return value
 
 
 def _integer_in(low: int, high: int) -> Callable[[Any, type], int]:
     def structure(value: Any, _: type) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"expected an integer, got {_type_name(value)}")
+            raise _WireTypeError(f"expected an integer, got {_type_name(value)}")
         if not low <= value <= high:
-            raise ValueError(f"integer {value} is outside {low}..{high}")
+            raise _WireValueError(f"integer {value} is outside {low}..{high}")
         return value
 
     return structure
@@ -704,10 +729,10 @@ def _check_json(value: Any, depth: int) -> None:
 
 def _bytes_from_json(value: Any, _: type) -> bytes:
     if not isinstance(value, list):
-        raise TypeError(f"expected an array of bytes, got {_type_name(value)}")
+        raise _WireTypeError(f"expected an array of bytes, got {_type_name(value)}")
     for item in value:
         if isinstance(item, bool) or not isinstance(item, int) or not 0 <= item <= 255:
-            raise ValueError("byte arrays hold integers 0..255")
+            raise _WireValueError("byte arrays hold integers 0..255")
     return bytes(value)
 
 
@@ -722,7 +747,7 @@ def _array_tuple_factory(cls: Any, converter: cattrs.Converter) -> Callable[[Any
 
     def structure(value: Any, type_: Any) -> Any:
         if not isinstance(value, list | tuple):
-            raise TypeError(f"expected an array, got {_type_name(value)}")
+            raise _WireTypeError(f"expected an array, got {_type_name(value)}")
         return structure_items(value, type_)
 
     return structure
@@ -840,6 +865,15 @@ CONVERTER.register_unstructure_hook(
 )
 
 
+def _format_exception(error: BaseException, type_: type | None) -> str:
+    if isinstance(error, _WireTypeError | _WireValueError | InvalidInput):
+        return str(error)
+    if isinstance(error, ValueError) and isinstance(type_, type) and issubclass(type_, enum.Enum):
+        allowed = ", ".join(repr(member.value) for member in type_)
+        return f"expected one of {allowed}"
+    return format_exception(error, type_)
+
+
 def parse(cls: type[_T], data: Any, what: str | None = None) -> _T:
     """Structure wire data into `cls`, or raise `InvalidInput` naming the first bad path."""
     if attrs.has(cls) and not isinstance(data, dict):
@@ -849,7 +883,7 @@ def parse(cls: type[_T], data: Any, what: str | None = None) -> _T:
     try:
         return CONVERTER.structure(data, cls)
     except cattrs.BaseValidationError as error:
-        messages = cattrs.transform_error(error, path="$")
+        messages = cattrs.transform_error(error, path="$", format_exception=_format_exception)
         first = messages[0] if messages else str(error)
         label = what or cls.__name__
         raise InvalidInput(f"invalid {label}: {first}") from None
