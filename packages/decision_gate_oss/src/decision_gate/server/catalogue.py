@@ -19,6 +19,8 @@ from typing import Any, Final
 
 import attrs
 import jsonschema
+import referencing
+from referencing.jsonschema import DRAFT202012
 from jsonschema.exceptions import ValidationError, best_match
 
 from decision_gate.contract import load_json
@@ -70,12 +72,21 @@ def contract_for(name: str) -> ToolContract | None:
 
 
 @functools.cache
+def _registry() -> referencing.Registry[Any]:
+    """The contract's schemas under their `$id`s (tool schemas `$ref` the scenario schema)."""
+    scenario = load_json("scenario.schema.json")
+    return referencing.Registry().with_resource(
+        scenario["$id"], referencing.Resource.from_contents(scenario, DRAFT202012)
+    )
+
+
+@functools.cache
 def _validator(name: str, which: str) -> jsonschema.protocols.Validator:
     contract = contract_for(name)
     assert contract is not None
     schema = contract.input_schema if which == "input" else contract.output_schema
     validator_class = jsonschema.validators.validator_for(schema)
-    return validator_class(schema)
+    return validator_class(schema, registry=_registry())
 
 
 def check_arguments(name: str, arguments: Any) -> None:

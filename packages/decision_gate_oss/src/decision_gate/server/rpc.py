@@ -127,6 +127,16 @@ class RpcService:
         except DecisionGateError as error:
             reply = error_reply(RpcError.from_exception(error), request_id, id_text)
         except Exception as error:  # noqa: BLE001 - a bug becomes "internal error", never a trace
+            # Operators get the exception type and where, never its text (it may hold values).
+            self._operator_line(
+                {
+                    "event": "internal_error",
+                    "exception": type(error).__name__,
+                    "method": method_label,
+                    "tool": tool,
+                    "server_correlation_id": info.server_correlation_id,
+                }
+            )
             reply = error_reply(RpcError.from_exception(error), request_id, id_text)
         return await self.audited(reply, info, method_label, tool, id_text)
 
@@ -251,21 +261,26 @@ class RpcService:
         outcome: AuthOutcome | None,
         reason: str | None,
     ) -> None:
+        self._operator_line(
+            {
+                "event": "mcp_tool_authz",
+                "decision": "allow" if reason is None else "deny",
+                "action": action,
+                "transport": info.caller.transport,
+                "peer_ip": info.caller.peer_ip,
+                "auth_method": outcome.auth_method if outcome else None,
+                "subject": outcome.subject if outcome else None,
+                "token_fingerprint": outcome.token_fingerprint if outcome else None,
+                "reason": reason,
+                "request_id": id_text,
+                "unsafe_client_correlation_id": info.client_correlation_id,
+                "server_correlation_id": info.server_correlation_id,
+            }
+        )
+
+    def _operator_line(self, line: dict[str, Any]) -> None:
+        """One JSON line on the auth/operator log (stderr unless given)."""
         stream = self._auth_log if self._auth_log is not None else sys.stderr
-        line = {
-            "event": "mcp_tool_authz",
-            "decision": "allow" if reason is None else "deny",
-            "action": action,
-            "transport": info.caller.transport,
-            "peer_ip": info.caller.peer_ip,
-            "auth_method": outcome.auth_method if outcome else None,
-            "subject": outcome.subject if outcome else None,
-            "token_fingerprint": outcome.token_fingerprint if outcome else None,
-            "reason": reason,
-            "request_id": id_text,
-            "unsafe_client_correlation_id": info.client_correlation_id,
-            "server_correlation_id": info.server_correlation_id,
-        }
         stream.write(json.dumps(line, separators=(",", ":")) + "\n")
         stream.flush()
 
