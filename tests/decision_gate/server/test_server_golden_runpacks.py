@@ -73,6 +73,10 @@ def drive(server: RunningServer, golden: Path, output_dir: Path) -> dict[str, An
     )
 
 
+def verify_arguments(directory: Path) -> dict[str, str]:
+    return {"runpack_dir": str(directory), "manifest_path": "manifest.json"}
+
+
 def files_below(root: Path) -> dict[str, bytes]:
     return {
         path.relative_to(root).as_posix(): path.read_bytes()

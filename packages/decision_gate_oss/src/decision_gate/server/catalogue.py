@@ -20,8 +20,8 @@ from typing import Any, Final
 import attrs
 import jsonschema
 import referencing
-from referencing.jsonschema import DRAFT202012
 from jsonschema.exceptions import ValidationError, best_match
+from referencing.jsonschema import DRAFT202012
 
 from decision_gate.contract import load_json
 from decision_gate.core.errors import InvalidInput
@@ -74,10 +74,12 @@ def contract_for(name: str) -> ToolContract | None:
 @functools.cache
 def _registry() -> referencing.Registry[Any]:
     """The contract's schemas under their `$id`s (tool schemas `$ref` the scenario schema)."""
-    scenario = load_json("scenario.schema.json")
-    return referencing.Registry().with_resource(
-        scenario["$id"], referencing.Resource.from_contents(scenario, DRAFT202012)
+    scenario: dict[str, Any] = load_json("scenario.schema.json")
+    resource: referencing.Resource[Any] = referencing.Resource.from_contents(scenario, DRAFT202012)
+    registry: referencing.Registry[Any] = referencing.Registry().with_resource(
+        scenario["$id"], resource
     )
+    return registry
 
 
 @functools.cache
