@@ -35,6 +35,7 @@ from decision_gate.seams.runpack_storage import RunpackDirectory
 from decision_gate.stores import MemoryRunStateStore, SqliteRunStateStore
 
 from . import inputs, render
+from .plugins import plugins as plugins_command
 
 EXIT_NEGATIVE = 1
 
@@ -50,6 +51,9 @@ def cli() -> None:
 
     New here? Run `decision-gate quickstart`.
     """
+
+
+cli.add_command(plugins_command)
 
 
 # --------------------------------------------------------------------------- quickstart
