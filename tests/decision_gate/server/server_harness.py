@@ -21,8 +21,9 @@ from decision_gate.server import create_app
 
 BASE_CONFIG = """
 [server]
-transport = "http"
+transport = "{transport}"
 bind = "127.0.0.1:0"
+{server_keys}
 
 [namespace]
 allow_default = true
@@ -92,8 +93,14 @@ class RunningServer:
         return response.status_code, error
 
 
-def server_config(json_root: str, extra: str = "") -> str:
-    return BASE_CONFIG.format(json_root=json_root) + extra
+def server_config(
+    json_root: str, extra: str = "", *, server_keys: str = "", transport: str = "http"
+) -> str:
+    """The test config: `server_keys` go into `[server]`, `extra` tables are appended."""
+    return (
+        BASE_CONFIG.format(json_root=json_root, server_keys=server_keys, transport=transport)
+        + extra
+    )
 
 
 @contextlib.contextmanager
