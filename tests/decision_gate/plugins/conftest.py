@@ -20,6 +20,10 @@ import pytest
 
 InstallPlugin = Callable[..., str]
 
+collect_ignore = ["acme_plugin"]
+"""The third-party plugin's own tests run inside its virtual environment
+(test_third_party_wheel.py), never in this one, where it is not installed."""
+
 
 @pytest.fixture
 def install_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[InstallPlugin]:

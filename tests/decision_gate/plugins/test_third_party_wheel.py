@@ -1,0 +1,195 @@
+"""Done means: a third-party plugin, built as a real wheel and installed into a fresh
+virtual environment with decision-gate, is selected by config and used, and passes the kit.
+
+The plugin is tests/decision_gate/plugins/acme_plugin (an audit sink, a
+tenant authorizer, a quota meter and a runpack storage, written only against
+the public API). One virtual environment per test session: building it is the
+slow part. Each test runs Python inside it, so nothing here imports the plugin.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HERE = Path(__file__).parent
+REPO = HERE.parents[2]
+DECISION_GATE = REPO / "packages" / "decision_gate_oss"
+UV = shutil.which("uv", path=str(Path(sys.executable).parent)) or "uv"
+
+
+def _run(
+    *command: str | os.PathLike[str], cwd: Path | None = None, env: dict[str, str] | None = None
+) -> str:
+    done = subprocess.run(
+        [os.fspath(part) for part in command],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, f"{command} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+@pytest.fixture(scope="session")
+def plugin_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv holding the acme wheel, decision-gate and the test tools; its python."""
+    work = tmp_path_factory.mktemp("third-party")
+    source = work / "acme_plugin"
+    shutil.copytree(HERE / "acme_plugin", source, ignore=shutil.ignore_patterns("__pycache__"))
+    _run(UV, "build", "--wheel", "--out-dir", work / "dist", source)
+    [wheel] = (work / "dist").glob("acme_decision_gate-0.3.0-*.whl")
+    venv = work / "venv"
+    _run(UV, "venv", "--python", sys.executable, venv)
+    python = venv / "bin" / "python"
+    _run(
+        UV, "pip", "install", "--python", python,
+        wheel, DECISION_GATE, "pytest", "pytest-asyncio",
+    )  # fmt: skip
+    return python
+
+
+def _in_venv(python: Path, script: str, *args: str) -> Any:
+    """Run `script` with the venv's python; it prints one JSON document."""
+    return json.loads(_run(python, "-c", textwrap.dedent(script), *args))
+
+
+def test_the_wheel_is_installed_as_a_plugin_next_to_decision_gate(plugin_venv: Path) -> None:
+    listing = json.loads(_run(plugin_venv.parent / "decision-gate", "plugins", "--json"))
+    plugins = {p["name"]: p for p in listing["plugins"]}
+    assert plugins["acme"]["distribution"] == "acme-decision-gate"
+    assert plugins["acme"]["version"] == "0.3.0"
+    assert plugins["acme"]["status"] == "loaded"
+    assert plugins["acme"]["implementations"] == {
+        "audit_sink": ["acme_log"],
+        "runpack_storage": ["acme_vault"],
+        "tenant_authorizer": ["acme_blocklist"],
+        "usage_meter": ["acme_quota"],
+    }
+    assert plugins["builtin"]["distribution"] == "decision-gate"
+
+
+SELECTED = """
+import asyncio, json, sys
+from decision_gate.plugins import load_seams
+from decision_gate.seams.access import CallContext, Principal
+from decision_gate.seams.usage_meter import UsageMetric, UsageRequest
+
+async def main(root):
+    seams = await load_seams({
+        "tenant_authorizer": {"type": "acme_blocklist", "blocked_tenants": [13]},
+        "usage_meter": {"type": "acme_quota", "limits": {"runs_started": 1}},
+        "audit_sinks": [{"type": "acme_log", "path": root + "/acme-audit.jsonl"}],
+        "runpack_storage": {"type": "acme_vault", "root": root},
+    })
+    blocked = await seams.tenant_authorizer.authorize(
+        CallContext(Principal("mallory"), "scenario_start", 13, 2, "req-1"))
+    allowed = await seams.tenant_authorizer.authorize(
+        CallContext(Principal("alice"), "scenario_start", 1, 2, "req-2"))
+    start = UsageRequest(CallContext(Principal("alice"), "scenario_start", 1, 2, "req-2"),
+                         UsageMetric.RUNS_STARTED)
+    first = await seams.usage_meter.check(start)
+    await seams.usage_meter.record(start, "req-2:runs_started")
+    await seams.usage_meter.record(start, "req-2:runs_started")
+    second = await seams.usage_meter.check(start)
+    print(json.dumps({
+        "storage": type(seams.runpack_storage).__module__ + "."
+                   + type(seams.runpack_storage).__name__,
+        "inner": {name: type(getattr(seams, name).inner).__name__
+                  for name in ("tenant_authorizer", "usage_meter")},
+        "sinks": [type(s).__name__ for s in seams.audit_sinks],
+        "blocked": [blocked.allowed, blocked.reason],
+        "allowed": [allowed.allowed, allowed.reason],
+        "quota": [first.allowed, second.allowed, second.reason],
+    }))
+    await seams.close()
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+def test_config_selects_the_plugins_implementations_and_they_decide(
+    plugin_venv: Path, tmp_path: Path
+) -> None:
+    result = _in_venv(plugin_venv, SELECTED, str(tmp_path))
+    assert result["storage"] == "acme_dg.plugin.AcmeRunpackVault"
+    assert result["inner"] == {
+        "tenant_authorizer": "AcmeAuthorizer",
+        "usage_meter": "AcmeQuotaMeter",
+    }
+    assert result["sinks"] == ["AcmeAuditSink"]
+    assert result["blocked"] == [False, "acme_tenant_blocked"]
+    assert result["allowed"] == [True, "acme_allowed"]
+    assert result["quota"] == [True, False, "acme_quota_exhausted"]
+    events = [json.loads(line) for line in (tmp_path / "acme-audit.jsonl").read_text().splitlines()]
+    assert [(e["acme"], e["event"], e.get("allowed")) for e in events] == [
+        (True, "tenant_authz", False),
+        (True, "tenant_authz", True),
+        (True, "usage_audit", True),
+        (True, "usage_audit", False),
+    ]
+
+
+EXPORTED = """
+import asyncio, json, sys
+from decision_gate.cli.quickstart import RUN_CONFIG, SCENARIO_ID, SPEC
+from decision_gate.control_plane import ControlPlane
+from decision_gate.core.model import Logical, RunConfig, ScenarioSpec, parse
+from decision_gate.core.runlog import RunKey
+from decision_gate.plugins import load_seams
+from decision_gate.runpack_export import export_runpack
+
+async def main(root):
+    seams = await load_seams({
+        "run_state_store": {"type": "sqlite", "path": root + "/runs.sqlite3"},
+        "runpack_storage": {"type": "acme_vault", "root": root},
+    })
+    plane = ControlPlane(seams.run_state_store, seams.providers, policy=seams.policy,
+                         dispatcher=seams.dispatcher)
+    spec = dict(SPEC, conditions=[], stages=[dict(SPEC["stages"][1], gates=[])])
+    await plane.define(parse(ScenarioSpec, spec, "spec"))
+    config = parse(RunConfig, RUN_CONFIG, "run config")
+    await plane.start(SCENARIO_ID, config, Logical(0))
+    key = RunKey(config.tenant_id, config.namespace_id, config.run_id)
+    exported = await export_runpack(seams.run_state_store, await plane.scenario(SCENARIO_ID), key,
+                                    seams.runpack_storage, key, generated_at=Logical(1))
+    print(json.dumps({"location": exported.location,
+                      "passed": exported.report is not None and exported.report.passed}))
+    await seams.close()
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+def test_the_plugins_runpack_storage_holds_the_exported_runpack(
+    plugin_venv: Path, tmp_path: Path
+) -> None:
+    result = _in_venv(plugin_venv, EXPORTED, str(tmp_path))
+    vault = tmp_path / "acme-vault" / "tenant" / "1" / "namespace" / "1" / "run" / "release-2026.11"
+    assert result == {"location": str(vault), "passed": True}
+    assert (vault / "manifest.json").is_file()
+    assert (vault / "artifacts").is_dir()
+
+
+def test_the_plugin_passes_the_conformance_kit_inside_its_environment(
+    plugin_venv: Path, tmp_path: Path
+) -> None:
+    tests = tmp_path / "acme_plugin"
+    shutil.copytree(HERE / "acme_plugin", tests, ignore=shutil.ignore_patterns("__pycache__"))
+    output = _run(plugin_venv, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests", cwd=tests)
+    summary = output.strip().splitlines()[-1]
+    passed = int(summary.split(" passed")[0].split()[-1])
+    assert passed >= 40, output
+    assert "failed" not in summary
+    assert "error" not in summary
