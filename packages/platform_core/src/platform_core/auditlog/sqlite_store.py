@@ -33,6 +33,7 @@ from platform_core.auditlog.store import (
     stored_checkpoint,
 )
 from platform_core.errors import Conflict, NotFound, StorageError
+from platform_core.storage.sqlite import connect, transaction
 
 __all__ = ["SqliteAuditStore"]
 
@@ -67,34 +68,28 @@ class SqliteAuditStore:
 
     @classmethod
     async def open(cls, path: str | Path) -> SqliteAuditStore:
-        def connect() -> sqlite3.Connection:
-            db = sqlite3.connect(
-                str(path), isolation_level=None, check_same_thread=False, timeout=30.0
+        def opened() -> sqlite3.Connection:
+            db = connect(
+                path,
+                timeout=30.0,
+                pragmas=("PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL"),
+                check_same_thread=False,
             )
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
             db.executescript(_SCHEMA)
             return db
 
         try:
-            return cls(await asyncio.to_thread(connect))
+            return cls(await asyncio.to_thread(opened))
         except sqlite3.Error as error:
             raise StorageError(f"cannot open audit database: {error}") from None
 
     async def _run(self, work: Callable[[sqlite3.Connection], _T], *, write: bool) -> _T:
-        def transaction() -> _T:
-            with self._lock:
-                self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-                try:
-                    result = work(self._db)
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-                return result
+        def serialised() -> _T:
+            with self._lock, transaction(self._db, write=write):
+                return work(self._db)
 
         try:
-            return await asyncio.to_thread(transaction)
+            return await asyncio.to_thread(serialised)
         except sqlite3.IntegrityError as error:
             raise Conflict(f"audit append conflicted with another writer: {error}") from None
         except sqlite3.Error as error:

@@ -9,17 +9,17 @@ Every backend passes tests/platform_core/authz/test_authz_binding_store_contract
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from platform_core.authz.roles import RoleBinding, Scope
 from platform_core.errors import NotFound, StorageError
+from platform_core.storage.sqlite import SqliteFile
 
 __all__ = [
     "MemoryRoleBindingStore",
@@ -28,9 +28,6 @@ __all__ = [
     "RoleBindingStore",
     "SqliteRoleBindingStore",
 ]
-
-_T = TypeVar("_T")
-
 
 class RoleBindingSource(Protocol):
     """What the policy engine reads: the bindings of one subject in one tenant."""
@@ -106,34 +103,24 @@ CREATE INDEX IF NOT EXISTS role_bindings_tenant ON role_bindings (tenant_id, sub
 """
 
 
+def _sqlite_failure(error: sqlite3.Error) -> StorageError:
+    return StorageError(f"role binding store failed: {error}")
+
+
 class SqliteRoleBindingStore:
     """Role bindings in one SQLite file; one connection per operation, in a worker thread."""
 
     def __init__(self, path: Path) -> None:
-        self._path = path
+        self._file = SqliteFile(path, schema=_SCHEMA, failure=_sqlite_failure)
 
     @classmethod
     async def open(cls, path: Path) -> SqliteRoleBindingStore:
         store = cls(path)
-        await store._run(lambda db: db.executescript(_SCHEMA))
+        await store._file.prepare()
         return store
 
-    async def _run(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
-        def in_thread() -> _T:
-            db = sqlite3.connect(self._path, timeout=30, isolation_level=None)
-            try:
-                db.execute("PRAGMA journal_mode=WAL")
-                return operation(db)
-            finally:
-                db.close()
-
-        try:
-            return await asyncio.to_thread(in_thread)
-        except sqlite3.Error as error:
-            raise StorageError(f"role binding store failed: {error}") from error
-
     async def grant(self, binding: RoleBinding) -> None:
-        await self._run(
+        await self._file.run(
             lambda db: db.execute(
                 "INSERT OR IGNORE INTO role_bindings VALUES (?, ?, ?, ?)", _columns(binding)
             )
@@ -147,11 +134,11 @@ class SqliteRoleBindingStore:
                 _columns(binding),
             ).rowcount
 
-        if await self._run(revoke) == 0:
+        if await self._file.run(revoke) == 0:
             raise NotFound(f"no such role binding: {binding.role} for {binding.subject}")
 
     async def bindings_for(self, subject: str, tenant_id: str) -> Sequence[RoleBinding]:
-        rows = await self._run(
+        rows = await self._file.run(
             lambda db: db.execute(
                 "SELECT subject, role, tenant_id, namespace FROM role_bindings "
                 "WHERE subject = ? AND tenant_id = ? ORDER BY subject, role, namespace",
@@ -161,7 +148,7 @@ class SqliteRoleBindingStore:
         return [_binding(*row) for row in rows]
 
     async def list_for_tenant(self, tenant_id: str) -> list[RoleBinding]:
-        rows = await self._run(
+        rows = await self._file.run(
             lambda db: db.execute(
                 "SELECT subject, role, tenant_id, namespace FROM role_bindings "
                 "WHERE tenant_id = ? ORDER BY subject, role, namespace",

@@ -8,18 +8,14 @@ two concurrent rotations of one key serialize instead of interleaving.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
-from platform_core.errors import Conflict, NotFound, StorageError
+from platform_core.errors import Conflict, NotFound, PlatformError, StorageError
 from platform_core.identity.api_key_store import ApiKeyCredential, capped_expiry
+from platform_core.storage.sqlite import SqliteFile, transaction
 
 __all__ = ["SqliteApiKeyStore"]
-
-_T = TypeVar("_T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_key_credentials (
@@ -69,39 +65,26 @@ def _row(credential: ApiKeyCredential) -> _Row:
     )
 
 
+def _failure(error: sqlite3.Error) -> PlatformError:
+    if isinstance(error, sqlite3.IntegrityError):
+        return Conflict("API key credential already exists")
+    return StorageError(f"API key store failed: {error}")
+
+
 class SqliteApiKeyStore:
     """API key credentials in one SQLite file."""
 
     def __init__(self, path: Path) -> None:
-        self._path = path
+        self._file = SqliteFile(
+            path, schema=_SCHEMA, failure=_failure, pragmas=("PRAGMA synchronous=FULL",)
+        )
 
     @classmethod
     async def open(cls, path: Path) -> SqliteApiKeyStore:
         """Create the schema if needed and return a ready store."""
         store = cls(path)
-        await store._run(lambda db: db.executescript(_SCHEMA))
+        await store._file.prepare()
         return store
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self._path, timeout=30, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        return db
-
-    async def _run(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
-        def in_thread() -> _T:
-            db = self._connect()
-            try:
-                return operation(db)
-            finally:
-                db.close()
-
-        try:
-            return await asyncio.to_thread(in_thread)
-        except sqlite3.IntegrityError as error:
-            raise Conflict("API key credential already exists") from error
-        except sqlite3.Error as error:
-            raise StorageError(f"API key store failed: {error}") from error
 
     async def insert(self, credential: ApiKeyCredential) -> None:
         def insert(db: sqlite3.Connection) -> None:
@@ -110,7 +93,7 @@ class SqliteApiKeyStore:
                 _row(credential),
             )
 
-        await self._run(insert)
+        await self._file.run(insert)
 
     async def get(self, credential_id: str) -> ApiKeyCredential | None:
         def get(db: sqlite3.Connection) -> ApiKeyCredential | None:
@@ -120,7 +103,7 @@ class SqliteApiKeyStore:
             ).fetchone()
             return None if row is None else _credential(row)
 
-        return await self._run(get)
+        return await self._file.run(get)
 
     async def _list(self, column: str, value: str) -> list[ApiKeyCredential]:
         def select(db: sqlite3.Connection) -> list[ApiKeyCredential]:
@@ -131,7 +114,7 @@ class SqliteApiKeyStore:
             ).fetchall()
             return [_credential(row) for row in rows]
 
-        return await self._run(select)
+        return await self._file.run(select)
 
     async def list_for_tenant(self, tenant_id: str) -> list[ApiKeyCredential]:
         return await self._list("tenant_id", tenant_id)
@@ -141,8 +124,7 @@ class SqliteApiKeyStore:
 
     async def rotate(self, key_id: str, new: ApiKeyCredential, old_expires_at: float) -> None:
         def rotate(db: sqlite3.Connection) -> None:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(db):
                 rows = db.execute(
                     "SELECT credential_id, expires_at, revoked_at FROM api_key_credentials "
                     "WHERE key_id = ?",
@@ -163,17 +145,12 @@ class SqliteApiKeyStore:
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     _row(new),
                 )
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
 
-        await self._run(rotate)
+        await self._file.run(rotate)
 
     async def revoke(self, key_id: str, revoked_at: float) -> None:
         def revoke(db: sqlite3.Connection) -> None:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(db):
                 found = db.execute(
                     "SELECT 1 FROM api_key_credentials WHERE key_id = ? LIMIT 1", (key_id,)
                 ).fetchone()
@@ -184,12 +161,8 @@ class SqliteApiKeyStore:
                     "WHERE key_id = ? AND revoked_at IS NULL",
                     (revoked_at, key_id),
                 )
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
 
-        await self._run(revoke)
+        await self._file.run(revoke)
 
     async def close(self) -> None:
         """Nothing to release: connections live only for one operation."""

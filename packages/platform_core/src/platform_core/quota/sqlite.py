@@ -8,20 +8,16 @@ Each operation opens its own connection, so no connection crosses threads.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 from platform_core.errors import StorageError
 from platform_core.quota.metrics import UsageMetric
 from platform_core.quota.model import LedgerEntry, stored_metric
 from platform_core.quota.store import Applied, OverLimit, Replayed, StoreOutcome, UsageRequest
+from platform_core.storage.sqlite import SqliteFile, transaction
 
 __all__ = ["SqliteUsageStore"]
-
-_T = TypeVar("_T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS quota_ledger (
@@ -67,52 +63,28 @@ def _entry(row: _EntryRow) -> LedgerEntry:
     )
 
 
+def _failure(error: sqlite3.Error) -> StorageError:
+    return StorageError(f"usage store (sqlite): {error}")
+
+
 class SqliteUsageStore:
     """The ledger and counters in one SQLite file, created on first use."""
 
     def __init__(self, path: str | Path) -> None:
-        self._path = str(path)
-        self._ready = False
-
-    def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(self._path, timeout=60.0, isolation_level=None)
-        if not self._ready:
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.executescript(_SCHEMA)
-            self._ready = True
-        return connection
-
-    async def _run(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
-        def call() -> _T:
-            try:
-                connection = self._connect()
-                try:
-                    return operation(connection)
-                finally:
-                    connection.close()
-            except sqlite3.Error as error:
-                raise StorageError(f"usage store (sqlite): {error}") from error
-
-        return await asyncio.to_thread(call)
+        self._file = SqliteFile(path, schema=_SCHEMA, failure=_failure, timeout=60.0)
 
     async def apply(self, request: UsageRequest) -> StoreOutcome:
         def apply(connection: sqlite3.Connection) -> StoreOutcome:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                outcome = _apply_locked(connection, request)
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
-            return outcome
+            with transaction(connection):
+                return _apply_locked(connection, request)
 
-        return await self._run(apply)
+        return await self._file.run(apply)
 
     async def counter(self, tenant_id: str, metric: UsageMetric, window_start: int) -> int:
         def read(connection: sqlite3.Connection) -> int:
             return _counter(connection, tenant_id, metric, window_start)
 
-        return await self._run(read)
+        return await self._file.run(read)
 
     async def entry(self, tenant_id: str, idempotency_key: str) -> LedgerEntry | None:
         def read(connection: sqlite3.Connection) -> LedgerEntry | None:
@@ -122,7 +94,7 @@ class SqliteUsageStore:
             ).fetchone()
             return None if row is None else _entry(row)
 
-        return await self._run(read)
+        return await self._file.run(read)
 
     async def entries(self, tenant_id: str) -> list[LedgerEntry]:
         def read(connection: sqlite3.Connection) -> list[LedgerEntry]:
@@ -131,7 +103,7 @@ class SqliteUsageStore:
             ).fetchall()
             return [_entry(row) for row in rows]
 
-        return await self._run(read)
+        return await self._file.run(read)
 
     async def close(self) -> None:
         return None

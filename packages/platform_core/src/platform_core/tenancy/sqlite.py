@@ -8,20 +8,16 @@ one conditional `UPDATE ... WHERE state = ?`, which SQLite applies atomically.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 from platform_core.errors import StorageError
+from platform_core.storage.sqlite import SqliteFile
 from platform_core.tenancy.errors import DuplicateNamespace, DuplicateTenant
 from platform_core.tenancy.model import LifecycleState, Membership, Namespace, Tenant
 
 __all__ = ["SqliteTenancyStore"]
-
-_T = TypeVar("_T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tenancy_tenants (
@@ -60,34 +56,17 @@ def _membership(row: tuple[str, str, str]) -> Membership:
     return Membership(row[0], row[1], frozenset(json.loads(row[2])))
 
 
+def _failure(error: sqlite3.Error) -> StorageError:
+    return StorageError(f"tenancy store (sqlite): {error}")
+
+
 class SqliteTenancyStore:
     """The catalog in one SQLite file, created on first use."""
 
     def __init__(self, path: str | Path) -> None:
-        self._path = str(path)
-        self._ready = False
-
-    def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(self._path, timeout=30.0, isolation_level=None)
-        connection.execute("PRAGMA foreign_keys = ON")
-        if not self._ready:
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.executescript(_SCHEMA)
-            self._ready = True
-        return connection
-
-    async def _run(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
-        def call() -> _T:
-            try:
-                connection = self._connect()
-                try:
-                    return operation(connection)
-                finally:
-                    connection.close()
-            except sqlite3.Error as error:
-                raise StorageError(f"tenancy store (sqlite): {error}") from error
-
-        return await asyncio.to_thread(call)
+        self._file = SqliteFile(
+            path, schema=_SCHEMA, failure=_failure, pragmas=("PRAGMA foreign_keys = ON",)
+        )
 
     async def insert_tenant(self, tenant: Tenant) -> None:
         def insert(connection: sqlite3.Connection) -> None:
@@ -107,7 +86,7 @@ class SqliteTenancyStore:
                     raise
                 raise DuplicateTenant(f"tenant {tenant.tenant_id} already exists") from error
 
-        await self._run(insert)
+        await self._file.run(insert)
 
     async def get_tenant(self, tenant_id: str) -> Tenant | None:
         def get(connection: sqlite3.Connection) -> Tenant | None:
@@ -119,7 +98,7 @@ class SqliteTenancyStore:
             ).fetchone()
             return None if row is None else _tenant(row)
 
-        return await self._run(get)
+        return await self._file.run(get)
 
     async def list_tenants(self) -> list[Tenant]:
         def select(connection: sqlite3.Connection) -> list[Tenant]:
@@ -130,7 +109,7 @@ class SqliteTenancyStore:
             ).fetchall()
             return [_tenant(row) for row in rows]
 
-        return await self._run(select)
+        return await self._file.run(select)
 
     async def replace_tenant_state(
         self, tenant_id: str, expected: LifecycleState, new: LifecycleState, at_ms: int
@@ -144,7 +123,7 @@ class SqliteTenancyStore:
             ).fetchone()
             return None if row is None else _tenant(row)
 
-        return await self._run(update)
+        return await self._file.run(update)
 
     async def insert_namespace(self, namespace: Namespace) -> None:
         def insert(connection: sqlite3.Connection) -> None:
@@ -168,7 +147,7 @@ class SqliteTenancyStore:
                     f"tenant {namespace.tenant_id} already has namespace {namespace.namespace_id}"
                 ) from error
 
-        await self._run(insert)
+        await self._file.run(insert)
 
     async def get_namespace(self, tenant_id: str, namespace_id: str) -> Namespace | None:
         def get(connection: sqlite3.Connection) -> Namespace | None:
@@ -180,7 +159,7 @@ class SqliteTenancyStore:
             ).fetchone()
             return None if row is None else _namespace(row)
 
-        return await self._run(get)
+        return await self._file.run(get)
 
     async def list_namespaces(self, tenant_id: str) -> list[Namespace]:
         def select(connection: sqlite3.Connection) -> list[Namespace]:
@@ -193,7 +172,7 @@ class SqliteTenancyStore:
             ).fetchall()
             return [_namespace(row) for row in rows]
 
-        return await self._run(select)
+        return await self._file.run(select)
 
     async def replace_namespace_state(
         self,
@@ -212,7 +191,7 @@ class SqliteTenancyStore:
             ).fetchone()
             return None if row is None else _namespace(row)
 
-        return await self._run(update)
+        return await self._file.run(update)
 
     async def put_membership(self, membership: Membership) -> None:
         roles = json.dumps(sorted(membership.roles))
@@ -224,7 +203,7 @@ class SqliteTenancyStore:
                 (membership.tenant_id, membership.subject_id, roles),
             )
 
-        await self._run(upsert)
+        await self._file.run(upsert)
 
     async def get_membership(self, tenant_id: str, subject_id: str) -> Membership | None:
         def get(connection: sqlite3.Connection) -> Membership | None:
@@ -235,7 +214,7 @@ class SqliteTenancyStore:
             ).fetchone()
             return None if row is None else _membership(row)
 
-        return await self._run(get)
+        return await self._file.run(get)
 
     async def delete_membership(self, tenant_id: str, subject_id: str) -> bool:
         def delete(connection: sqlite3.Connection) -> bool:
@@ -245,7 +224,7 @@ class SqliteTenancyStore:
             )
             return cursor.rowcount > 0
 
-        return await self._run(delete)
+        return await self._file.run(delete)
 
     async def list_members(self, tenant_id: str) -> list[Membership]:
         def select(connection: sqlite3.Connection) -> list[Membership]:
@@ -256,7 +235,7 @@ class SqliteTenancyStore:
             ).fetchall()
             return [_membership(row) for row in rows]
 
-        return await self._run(select)
+        return await self._file.run(select)
 
     async def memberships_of(self, subject_id: str) -> list[Membership]:
         def select(connection: sqlite3.Connection) -> list[Membership]:
@@ -267,7 +246,7 @@ class SqliteTenancyStore:
             ).fetchall()
             return [_membership(row) for row in rows]
 
-        return await self._run(select)
+        return await self._file.run(select)
 
     async def close(self) -> None:
         return None
