@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -193,3 +194,52 @@ def test_the_plugin_passes_the_conformance_kit_inside_its_environment(
     assert passed >= 40, output
     assert "failed" not in summary
     assert "error" not in summary
+
+
+FENCE = re.compile(r"```(\w+) file=(\S+)\n(.*?)```", re.S)
+
+HELLO = """
+import asyncio, json, sys, tomllib
+from decision_gate.plugins import load_seams
+from decision_gate.seams.access import CallContext, Principal
+
+async def main(config_path):
+    with open(config_path, "rb") as config:
+        seams = await load_seams(tomllib.load(config))
+    answers = {}
+    for tenant in (1, 7):
+        call = CallContext(Principal("someone"), "scenario_start", tenant, 2, "req")
+        decision = await seams.tenant_authorizer.authorize(call)
+        answers[tenant] = [decision.allowed, decision.reason]
+    print(json.dumps(answers))
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+def test_the_authoring_guide_builds_a_working_tested_plugin_from_an_empty_folder(
+    plugin_venv: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "hello-dg"
+    for _language, path, body in FENCE.findall((REPO / "docs" / "plugins.md").read_text("utf-8")):
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_text(body, "utf-8")
+    _run(UV, "build", "--wheel", "--out-dir", tmp_path / "dist", folder)
+    [wheel] = (tmp_path / "dist").glob("hello_dg-0.1.0-*.whl")
+    _run(UV, "pip", "install", "--python", plugin_venv, wheel)
+
+    listing = json.loads(_run(plugin_venv.parent / "decision-gate", "plugins", "--json"))
+    [hello] = [p for p in listing["plugins"] if p["name"] == "hello"]
+    assert (hello["distribution"], hello["version"], hello["status"]) == (
+        "hello-dg",
+        "0.1.0",
+        "loaded",
+    )
+    assert hello["implementations"] == {"tenant_authorizer": ["hello_allowlist"]}
+
+    output = _run(plugin_venv, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests", cwd=folder)
+    assert " passed" in output.strip().splitlines()[-1]
+    assert "failed" not in output.strip().splitlines()[-1]
+
+    answers = _in_venv(plugin_venv, HELLO, str(folder / "decision-gate.toml"))
+    assert answers == {"1": [True, "hello_listed"], "7": [False, "hello_not_listed"]}
