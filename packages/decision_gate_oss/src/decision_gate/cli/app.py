@@ -341,6 +341,58 @@ def runpack_verify(directory: Path, manifest_name: str, as_json: bool) -> None:
         raise SystemExit(EXIT_NEGATIVE)
 
 
+# --------------------------------------------------------------------------- serve, config
+
+
+@cli.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="Config file (default: $DECISION_GATE_CONFIG, else ./decision-gate.toml).",
+)
+@click.option(
+    "--allow-non-loopback",
+    is_flag=True,
+    help="Allow binding a non-loopback address (also DECISION_GATE_ALLOW_NON_LOOPBACK=1).",
+)
+def serve(config_path: Path | None, allow_non_loopback: bool) -> None:
+    """Run the MCP server (JSON-RPC on POST /rpc, SSE, or stdio) from a config file."""
+    from decision_gate.config import load_config, resolve_config_path
+    from decision_gate.server.launch import allow_non_loopback_from_env
+    from decision_gate.server.launch import serve as run_server
+
+    config = load_config(resolve_config_path(config_path))
+    allowed = allow_non_loopback or allow_non_loopback_from_env(os.environ)
+    run_server(config, allow_non_loopback=allowed)
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Check decision-gate.toml files."""
+
+
+@config_group.command("validate")
+@click.argument("file", required=False, type=click.Path(path_type=Path))
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="Same as FILE.")
+def config_validate(file: Path | None, config_path: Path | None) -> None:
+    """Validate a config against the published schema; list every problem with its TOML path.
+
+    Exits 0 and prints "Config valid." when the file loads; 2 otherwise.
+    """
+    from decision_gate.config import ConfigError, load_config, resolve_config_path
+
+    path = resolve_config_path(file or config_path)
+    try:
+        load_config(path)
+    except ConfigError as error:
+        render.error_console.print(f"invalid config: {path}", markup=False)
+        for problem in error.problems:
+            render.error_console.print(f"  {problem}", markup=False)
+        raise SystemExit(2) from None
+    render.console.print("Config valid.", markup=False)
+
+
 # --------------------------------------------------------------------------- shared
 
 

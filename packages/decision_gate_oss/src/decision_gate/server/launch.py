@@ -1,0 +1,149 @@
+"""Starting a configured server the way `decision-gate serve` does.
+
+The bind policy (server.md §6) is checked before anything listens: a
+loopback bind always passes; a non-loopback one needs the operator's
+explicit opt-in (`--allow-non-loopback` or `DECISION_GATE_ALLOW_NON_LOOPBACK`),
+authentication other than `local_only`, and TLS (in-process, or declared
+terminated upstream); mTLS served in-process also needs a client CA and
+required client certificates. An exposed server prints a security banner,
+and dev-permissive mode a warning, on stderr. TLS and client-certificate
+verification are uvicorn's (the standard library's `ssl`): a client without
+a certificate the CA signed is refused during the handshake.
+"""
+
+from __future__ import annotations
+
+import ssl
+import sys
+from collections.abc import Mapping
+from typing import Any, Final, TextIO
+
+from decision_gate.config import is_loopback_bind, parse_bind
+from decision_gate.config.model import AuthMode, DecisionGateConfig, TlsTermination, Transport
+from decision_gate.core.errors import InvalidInput
+
+ALLOW_NON_LOOPBACK_ENV: Final = "DECISION_GATE_ALLOW_NON_LOOPBACK"
+_TRUE: Final = frozenset({"1", "true", "yes", "y", "on"})
+_FALSE: Final = frozenset({"0", "false", "no", "n", "off"})
+
+
+class BindRefused(InvalidInput):
+    """The config asks for an exposure the bind policy does not allow."""
+
+
+def allow_non_loopback_from_env(environ: Mapping[str, str]) -> bool:
+    raw = environ.get(ALLOW_NON_LOOPBACK_ENV)
+    if raw is None:
+        return False
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise InvalidInput(
+        f"{ALLOW_NON_LOOPBACK_ENV} must be one of 1/true/yes/y/on or 0/false/no/n/off"
+    )
+
+
+def check_bind_policy(config: DecisionGateConfig, *, allow_non_loopback: bool) -> list[str]:
+    """Refuse an exposure the policy forbids; the notices to print for one it allows."""
+    server = config.server
+    if server.transport is Transport.STDIO or server.bind is None:
+        return []
+    if is_loopback_bind(server.bind):
+        return [f"decision-gate: serving {server.transport.value} on loopback {server.bind}"]
+    auth = server.auth_or_default
+    if not allow_non_loopback:
+        raise BindRefused(
+            f"refusing to bind {server.bind}: it is not a loopback address; pass "
+            f"--allow-non-loopback (or set {ALLOW_NON_LOOPBACK_ENV}=1) to expose the server"
+        )
+    if auth.mode is AuthMode.LOCAL_ONLY:
+        raise BindRefused(f"refusing to bind {server.bind} with local_only auth")
+    if server.tls is None and server.tls_termination is not TlsTermination.UPSTREAM:
+        raise BindRefused(
+            f"refusing to bind {server.bind} without TLS: configure [server.tls] or set "
+            'tls_termination = "upstream"'
+        )
+    if (
+        auth.mode is AuthMode.MTLS
+        and server.tls is not None
+        and (server.tls.client_ca_path is None or not server.tls.require_client_cert)
+    ):
+        raise BindRefused("mtls served in-process needs client_ca_path and require_client_cert")
+    tls = "in-process" if server.tls is not None else "terminated upstream"
+    rate = "on" if server.limits.rate_limit is not None else "off"
+    audit = (server.audit.path or "stderr") if server.audit.enabled else "off"
+    return [
+        "SECURITY WARNING: decision-gate is exposed beyond this machine",
+        f"  bind={server.bind} auth={auth.mode.value} tls={tls} audit={audit} rate_limit={rate}",
+    ]
+
+
+def uvicorn_options(config: DecisionGateConfig) -> dict[str, Any]:
+    """Host, port and TLS options for uvicorn from `[server]`."""
+    server = config.server
+    assert server.bind is not None
+    host, port = parse_bind(server.bind)
+    options: dict[str, Any] = {"host": host, "port": port}
+    if server.tls is not None:
+        options["ssl_certfile"] = server.tls.cert_path
+        options["ssl_keyfile"] = server.tls.key_path
+        if server.tls.client_ca_path is not None:
+            options["ssl_ca_certs"] = server.tls.client_ca_path
+            options["ssl_cert_reqs"] = (
+                ssl.CERT_REQUIRED if server.tls.require_client_cert else ssl.CERT_OPTIONAL
+            )
+    return options
+
+
+def startup_notices(config: DecisionGateConfig) -> list[str]:
+    notices = []
+    if config.dev_permissive:
+        notices.append(
+            "WARNING: dev-permissive mode enabled: asserted evidence satisfies gates; "
+            "never use this on shared machines or in production"
+        )
+    if not config.validation.strict:
+        notices.append("WARNING: validation.strict=false: comparator type checks are off")
+    return notices
+
+
+def print_lines(lines: list[str], stream: TextIO | None = None) -> None:
+    target = stream if stream is not None else sys.stderr
+    for line in lines:
+        target.write(line + "\n")
+    target.flush()
+
+
+def serve(config: DecisionGateConfig, *, allow_non_loopback: bool) -> None:
+    """Run the server until interrupted (HTTP/SSE with uvicorn, or stdio)."""
+    import asyncio
+
+    notices = check_bind_policy(config, allow_non_loopback=allow_non_loopback)
+    print_lines(notices + startup_notices(config))
+    if config.server.transport is Transport.STDIO:
+        asyncio.run(_serve_stdio(config))
+        return
+    import uvicorn
+
+    from decision_gate.server.http import create_app
+
+    uvicorn.run(
+        create_app(config),
+        log_level="warning",
+        lifespan="on",
+        server_header=False,
+        **uvicorn_options(config),
+    )
+
+
+async def _serve_stdio(config: DecisionGateConfig) -> None:
+    from decision_gate.server.app import DecisionGateServer
+    from decision_gate.server.stdio import serve_stdio
+
+    server = await DecisionGateServer.start(config)
+    try:
+        await serve_stdio(server, sys.stdin.buffer, sys.stdout.buffer)
+    finally:
+        await server.close()
