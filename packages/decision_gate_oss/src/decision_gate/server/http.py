@@ -26,6 +26,7 @@ from decision_gate.server.auth import Caller
 from decision_gate.server.correlation import correlation_id_problem
 from decision_gate.server.errors import InvalidCorrelationId, Overloaded, RateLimited, RpcError
 from decision_gate.server.limits import InflightLimit, RateLimiter
+from decision_gate.server.mcp_standard import StandardMcpEndpoint
 from decision_gate.server.rpc import RpcReply, RpcRequestInfo, error_reply
 
 SERVER_CORRELATION_HEADER: Final = "x-server-correlation-id"
@@ -150,6 +151,7 @@ def create_app(
     unless one is given."""
     state: dict[str, Any] = {}
     sse = config.server.transport is Transport.SSE
+    mcp = StandardMcpEndpoint()
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -157,7 +159,8 @@ def create_app(
         state["server"] = running
         state["rpc"] = RpcEndpoint(running, sse=sse)
         try:
-            yield
+            async with mcp.serving(running, state["rpc"].inflight, state["rpc"].rate_limiter):
+                yield
         finally:
             if server is None:
                 await running.close()
@@ -178,6 +181,7 @@ def create_app(
     return Starlette(
         routes=[
             Route("/rpc", rpc, methods=["POST"]),
+            Route("/mcp", mcp, methods=["GET", "POST", "DELETE"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
         ],
