@@ -28,10 +28,12 @@ from platform_core.auditlog.store import (
     stored_checkpoint,
 )
 from platform_core.errors import Conflict, NotFound, StorageError
+from platform_core.storage.postgres import OPEN_FAILURES, open_pool
 
 __all__ = ["PostgresAuditStore"]
 
 _PAGE = 1000
+_SCHEMA_LOCK = 7460183  # one advisory lock id per schema owner
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS platform_audit_records (
         seq BIGINT PRIMARY KEY,
@@ -66,15 +68,11 @@ class PostgresAuditStore:
     async def open(
         cls, dsn: str, *, max_size: int = 4, timeout: float = 10.0
     ) -> PostgresAuditStore:
-        pool = AsyncConnectionPool(dsn, min_size=1, max_size=max_size, open=False)
         try:
-            await pool.open(wait=True, timeout=timeout)
-            async with pool.connection() as conn, conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock(7460183)")
-                for statement in _SCHEMA:
-                    await conn.execute(statement)
-        except (psycopg.Error, TimeoutError) as error:
-            await pool.close()
+            pool = await open_pool(
+                dsn, schema=_SCHEMA, schema_lock=_SCHEMA_LOCK, max_size=max_size, timeout=timeout
+            )
+        except OPEN_FAILURES as error:
             raise StorageError(f"cannot open audit database: {type(error).__name__}") from None
         return cls(pool)
 

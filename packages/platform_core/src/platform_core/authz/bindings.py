@@ -19,6 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from platform_core.authz.roles import RoleBinding, Scope
 from platform_core.errors import NotFound, StorageError
+from platform_core.storage.postgres import OPEN_FAILURES, open_pool
 from platform_core.storage.sqlite import SqliteFile
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "RoleBindingStore",
     "SqliteRoleBindingStore",
 ]
+
 
 class RoleBindingSource(Protocol):
     """What the policy engine reads: the bindings of one subject in one tenant."""
@@ -91,6 +93,7 @@ class MemoryRoleBindingStore:
         self._bindings.clear()
 
 
+_SCHEMA_LOCK = 0x726F_6C65_73  # "roles": one advisory lock id per schema owner
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS role_bindings (
     subject   TEXT NOT NULL,
@@ -171,13 +174,15 @@ class PostgresRoleBindingStore:
     async def open(
         cls, dsn: str, *, min_size: int = 1, max_size: int = 10
     ) -> PostgresRoleBindingStore:
-        pool = AsyncConnectionPool(dsn, min_size=min_size, max_size=max_size, open=False)
         try:
-            await pool.open(wait=True, timeout=30)
-            async with pool.connection() as conn:
-                await conn.execute(_SCHEMA)
-        except (psycopg.Error, TimeoutError) as error:
-            await pool.close()
+            pool = await open_pool(
+                dsn,
+                schema=(_SCHEMA,),
+                schema_lock=_SCHEMA_LOCK,
+                min_size=min_size,
+                max_size=max_size,
+            )
+        except OPEN_FAILURES as error:
             raise StorageError(f"cannot open the role binding store: {error}") from error
         return cls(pool)
 

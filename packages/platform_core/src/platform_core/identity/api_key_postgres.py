@@ -14,8 +14,11 @@ from psycopg_pool import AsyncConnectionPool
 
 from platform_core.errors import Conflict, NotFound, StorageError
 from platform_core.identity.api_key_store import ApiKeyCredential, capped_expiry
+from platform_core.storage.postgres import OPEN_FAILURES, open_pool
 
 __all__ = ["PostgresApiKeyStore"]
+
+_SCHEMA_LOCK = 0x6170_696B_6579  # "apikey": one advisory lock id per schema owner
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_key_credentials (
@@ -76,13 +79,15 @@ class PostgresApiKeyStore:
     @classmethod
     async def open(cls, dsn: str, *, min_size: int = 1, max_size: int = 10) -> PostgresApiKeyStore:
         """Open a pool, create the schema if needed and return a ready store."""
-        pool = AsyncConnectionPool(dsn, min_size=min_size, max_size=max_size, open=False)
         try:
-            await pool.open(wait=True, timeout=30)
-            async with pool.connection() as conn:
-                await conn.execute(_SCHEMA)
-        except (psycopg.Error, TimeoutError) as error:
-            await pool.close()
+            pool = await open_pool(
+                dsn,
+                schema=(_SCHEMA,),
+                schema_lock=_SCHEMA_LOCK,
+                min_size=min_size,
+                max_size=max_size,
+            )
+        except OPEN_FAILURES as error:
             raise StorageError(f"cannot open the API key store: {error}") from error
         return cls(pool)
 

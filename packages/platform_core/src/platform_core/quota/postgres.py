@@ -23,6 +23,7 @@ from platform_core.errors import StorageError
 from platform_core.quota.metrics import UsageMetric
 from platform_core.quota.model import LedgerEntry, stored_metric
 from platform_core.quota.store import Applied, OverLimit, Replayed, StoreOutcome, UsageRequest
+from platform_core.storage.postgres import OPEN_FAILURES, open_pool
 
 __all__ = ["PostgresUsageStore"]
 
@@ -130,17 +131,17 @@ class PostgresUsageStore:
 
         `timeout` bounds the wait for the first connections (`StorageError` after it).
         """
-        pool = AsyncConnectionPool(
-            dsn, min_size=min_size, max_size=max_size, kwargs={"autocommit": True}, open=False
-        )
         try:
-            await pool.open(wait=True, timeout=timeout)
-            async with pool.connection() as connection, connection.transaction():
-                await connection.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-                for statement in _SCHEMA:
-                    await connection.execute(statement)
-        except (psycopg.Error, OSError) as error:
-            await pool.close()
+            pool = await open_pool(
+                dsn,
+                schema=_SCHEMA,
+                schema_lock=_SCHEMA_LOCK,
+                min_size=min_size,
+                max_size=max_size,
+                timeout=timeout,
+                autocommit=True,
+            )
+        except OPEN_FAILURES as error:
             raise _storage_error(error) from error
         return cls(pool)
 

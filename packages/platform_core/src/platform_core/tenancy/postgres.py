@@ -18,6 +18,7 @@ from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
 from platform_core.errors import StorageError
+from platform_core.storage.postgres import OPEN_FAILURES, open_pool
 from platform_core.tenancy.errors import DuplicateNamespace, DuplicateTenant
 from platform_core.tenancy.model import LifecycleState, Membership, Namespace, Tenant
 
@@ -73,17 +74,17 @@ class PostgresTenancyStore:
 
         `timeout` bounds the wait for the first connections (`StorageError` after it).
         """
-        pool = AsyncConnectionPool(
-            dsn, min_size=min_size, max_size=max_size, kwargs={"autocommit": True}, open=False
-        )
         try:
-            await pool.open(wait=True, timeout=timeout)
-            async with pool.connection() as connection, connection.transaction():
-                await connection.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-                for statement in _SCHEMA:
-                    await connection.execute(statement)
-        except (psycopg.Error, OSError) as error:
-            await pool.close()
+            pool = await open_pool(
+                dsn,
+                schema=_SCHEMA,
+                schema_lock=_SCHEMA_LOCK,
+                min_size=min_size,
+                max_size=max_size,
+                timeout=timeout,
+                autocommit=True,
+            )
+        except OPEN_FAILURES as error:
             raise StorageError(f"tenancy store (postgres): {type(error).__name__}") from error
         return cls(pool)
 
