@@ -540,6 +540,9 @@ async def test_refused_connection_never_carries_the_url() -> None:
         ({"max_response_bytes": True}, "max_response_bytes"),
         ({"hash_algorithm": "md5"}, "hash_algorithm"),
         ({"user_agent": "evil\r\nX-Injected: 1"}, "user_agent"),
+        ({"allow_http": "yes"}, "allow_http"),
+        ({"allowed_hosts": "example.com"}, "allowed_hosts"),
+        ({"allowed_hosts": ["example.com", ""]}, "allowed_hosts"),
     ],
 )
 def test_bad_configuration_is_refused(config: dict[str, Any], message: str) -> None:

@@ -71,7 +71,18 @@ class HttpProvider:
             raise InvalidInput("http provider max_response_bytes must be a non-negative integer")
         if hash_algorithm != SHA256:
             raise InvalidInput(f"http provider hash_algorithm must be {SHA256!r}")
-        if not user_agent.isprintable() or not user_agent.isascii():
+        if not isinstance(allow_http, bool):
+            raise InvalidInput("http provider allow_http must be a boolean")
+        if allowed_hosts is not None and (
+            isinstance(allowed_hosts, str)
+            or not all(isinstance(host, str) and host for host in allowed_hosts)
+        ):
+            raise InvalidInput("http provider allowed_hosts must be a list of host names")
+        if (
+            not isinstance(user_agent, str)
+            or not user_agent.isprintable()
+            or not user_agent.isascii()
+        ):
             raise InvalidInput("http provider user_agent must be printable ascii")
         if tls_context is not None and (
             tls_context.verify_mode != ssl.CERT_REQUIRED or not tls_context.check_hostname
