@@ -15,6 +15,7 @@ test modules next to the fixture it names:
 | `decision_gate.testing.usage_meter` | `usage_meter` |
 | `decision_gate.testing.usage_meter_quota` | `usage_meter_with_limit(metric, units)` |
 | `decision_gate.testing.audit_sink` | `audit_sink` and `read_audit_events()` |
+| `decision_gate.testing.tampering` | the store fixtures above and `tamper` |
 
 `build_implementation(seam, section)` builds an implementation the way the
 server does (entry-point discovery, selection by name, Protocol check), so a
