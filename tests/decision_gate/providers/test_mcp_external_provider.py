@@ -11,6 +11,7 @@ import asyncio
 import base64
 import json
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -380,6 +381,60 @@ def test_http_transport_configuration_is_checked(
     with pytest.raises(InvalidInput) as caught:
         McpHttpTransport(url, **options)
     assert message in str(caught.value)
+
+
+async def tls_provider_answering(server_tls: ssl.SSLContext) -> asyncio.Server:
+    """An HTTPS JSON-RPC endpoint on 127.0.0.1 answering request id `c1` with evidence."""
+    reply = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": "c1",
+            "result": {
+                "content": [{"type": "json", "json": {"value": {"kind": "json", "value": 1}}}]
+            },
+        }
+    ).encode()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            await reader.readexactly(length)
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(reply)
+                + reply
+            )
+            await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
+            pass
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(serve, "127.0.0.1", 0, ssl=server_tls)
+
+
+async def test_https_to_an_untrusted_certificate_fails_closed(
+    self_signed: tuple[ssl.SSLContext, Path],
+) -> None:
+    server_tls, cert_path = self_signed
+    server = await tls_provider_answering(server_tls)
+    url = f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}/rpc"
+    try:
+        untrusting = provider(McpHttpTransport(url))
+        with pytest.raises(EvidenceProviderFailure) as caught:
+            await ask(untrusting, "echo", correlation_id="c1")
+        trust = ssl.create_default_context(cafile=str(cert_path))
+        trusting = provider(McpHttpTransport(url, tls_context=trust))
+        result = await ask(trusting, "echo", correlation_id="c1")
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert str(caught.value) == "http request failed"
+    assert result.value == JsonEvidence(1)
 
 
 # --------------------------------------------------------------------------- signatures
