@@ -259,6 +259,23 @@ async def test_allowlist_compares_hosts_case_and_trailing_dot_insensitively() ->
     assert by_name.value == JsonEvidence(200)
 
 
+async def test_allowlist_and_urls_compare_international_names_in_one_form() -> None:
+    provider = HttpProvider(allowed_hosts=["BÜCHER.invalid"], timeout_ms=2000)
+    for url in ("https://xn--bcher-kva.invalid/", "https://Bücher.invalid./"):
+        failure = await failure_of(provider, "status", url)
+        assert str(failure) == "http request failed"  # allowed; the name just does not resolve
+    refused = await failure_of(provider, "status", "https://buecher.invalid/")
+    assert str(refused) == "url host not allowed"
+
+
+@pytest.mark.parametrize(
+    "entry", ["example.com/path", "user@example.com", "example.com:443", "a.com?q", "[::1]:8"]
+)
+def test_allowlist_entries_must_be_bare_host_names(entry: str) -> None:
+    with pytest.raises(InvalidInput, match="allowed_hosts entry is not a host name"):
+        HttpProvider(allowed_hosts=[entry])
+
+
 async def test_an_empty_allowlist_allows_nothing() -> None:
     failure = await failure_of(plain(allowed_hosts=[]), "status", "http://127.0.0.1:1/")
     assert str(failure) == "url host not allowed"
@@ -500,7 +517,7 @@ async def test_refused_connection_never_carries_the_url() -> None:
         ({"user_agent": "evil\r\nX-Injected: 1"}, "user_agent"),
         ({"allow_http": "yes"}, "allow_http"),
         ({"allowed_hosts": "example.com"}, "allowed_hosts"),
-        ({"allowed_hosts": ["example.com", ""]}, "allowed_hosts"),
+        ({"allowed_hosts": ["example.com", 7]}, "allowed_hosts"),
     ],
 )
 def test_bad_configuration_is_refused(config: dict[str, Any], message: str) -> None:

@@ -92,7 +92,7 @@ class HttpProvider:
         self.timeout_ms = timeout_ms
         self.max_response_bytes = max_response_bytes
         self.allowed_hosts = (
-            frozenset(_host_label(host) for host in allowed_hosts)
+            frozenset(_allowed_host(host) for host in allowed_hosts)
             if allowed_hosts is not None
             else None
         )
@@ -142,7 +142,7 @@ class HttpProvider:
             raise EvidenceProviderFailure("url credentials are not allowed")
         if not url.host:
             raise EvidenceProviderFailure("url host required")
-        if self.allowed_hosts is not None and _host_label(url.host) not in self.allowed_hosts:
+        if self.allowed_hosts is not None and _host_label(url) not in self.allowed_hosts:
             raise EvidenceProviderFailure("url host not allowed")
         if url.path == "/":
             url = url.copy_with(path="/")  # spell an empty path "/", as the reference's anchors do
@@ -213,12 +213,21 @@ def _declared_length(response: httpx.Response) -> int | None:
     return int(header)
 
 
-def _host_label(host: str) -> str:
-    """A host as the allowlist compares it: lowercase, no trailing dot, no brackets."""
-    label = host.rstrip(".")
-    if label.startswith("[") and label.endswith("]"):
-        label = label[1:-1]
-    return label.lower()
+def _host_label(url: httpx.URL) -> str:
+    """A URL's host as the allowlist compares it: ASCII (IDNA), lowercase, no trailing dot."""
+    return url.raw_host.decode("ascii").rstrip(".").lower()
+
+
+def _allowed_host(entry: str) -> str:
+    """An allowlist entry read by the same parser as the URLs it is compared with."""
+    try:
+        url: httpx.URL | None = httpx.URL(f"https://{entry}/")
+    except httpx.InvalidURL:
+        url = None
+    bare = entry.lower().removeprefix("[").removesuffix("]")
+    if url is None or url.host != bare or url.userinfo or url.port is not None:
+        raise InvalidInput(f"http provider allowed_hosts entry is not a host name: {entry!r}")
+    return _host_label(url)
 
 
 def _is_count(value: object) -> bool:
