@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,12 +22,12 @@ import httpx
 import httpx2
 import pytest
 from mcp import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult
 from server_harness import RunningServer, run_server, server_config
 
-from decision_gate.core.errors import InvalidInput
 from decision_gate.server.catalogue import output_problems, tool_contracts
 from decision_gate.server.mcp_standard import BoundedLines, StdioFraming, detect_stdio_framing
 
@@ -79,6 +81,21 @@ async def mcp_over_http(
     ):
         await session.initialize()
         yield session
+
+
+@contextlib.asynccontextmanager
+async def mcp_over_stdio(config_path: Path) -> AsyncIterator[ClientSession]:
+    """`decision-gate serve` as a child process; its stderr goes next to the config."""
+    command = StdioServerParameters(
+        command=sys.executable, args=["-m", "decision_gate", "serve", "--config", str(config_path)]
+    )
+    with (config_path.parent / "server-stderr.log").open("w") as errlog:
+        async with (
+            stdio_client(command, errlog=errlog) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            yield session
 
 
 def structured(name: str, result: CallToolResult) -> dict[str, Any]:
@@ -386,6 +403,47 @@ def test_an_oversized_mcp_body_is_refused_before_parsing(tmp_path: Path) -> None
     assert response.status_code == 413
 
 
+# --------------------------------------------------------------------------- stdio
+
+
+@pytest.fixture
+def stdio_config(tmp_path: Path) -> Path:
+    path = tmp_path / "decision-gate.toml"
+    text = server_config(str(tmp_path)).replace('transport = "http"', 'transport = "stdio"')
+    path.write_text(text.replace('bind = "127.0.0.1:0"\n', ""))
+    return path
+
+
+async def test_stdio_lists_the_18_tools_with_their_schemas(stdio_config: Path) -> None:
+    async with mcp_over_stdio(stdio_config) as session:
+        listed = await session.list_tools()
+
+    assert {tool.name: (tool.input_schema, tool.output_schema) for tool in listed.tools} == {
+        c.name: (c.input_schema, c.output_schema) for c in tool_contracts()
+    }
+
+
+async def test_a_scenario_runs_to_completion_over_stdio(stdio_config: Path, tmp_path: Path) -> None:
+    async with mcp_over_stdio(stdio_config) as session:
+        called = await run_scenario(session, tmp_path / "runpack")
+        error = error_of(await session.call_tool("scenario_status", {"bogus": 1}))
+
+    assert called[-1] == "runpack_verify"
+    assert error["data"]["kind"] == "invalid_params"
+
+
+def test_serve_over_stdio_exits_cleanly_when_stdin_closes_first(stdio_config: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "decision_gate", "serve", "--config", str(stdio_config)],
+        input=b"",
+        capture_output=True,
+        timeout=60,
+    )
+
+    assert completed.returncode == 0
+    assert completed.stdout == b""
+
+
 # --------------------------------------------------------------------------- framing
 
 
@@ -420,9 +478,8 @@ def test_an_empty_stdin_has_no_framing() -> None:
     assert detect_stdio_framing(reader(b"")) is None
 
 
-def test_stdin_in_neither_framing_is_refused() -> None:
-    with pytest.raises(InvalidInput, match=r"Content-Length header .* or a JSON object"):
-        detect_stdio_framing(reader(b"GET / HTTP/1.1\r\n"))
+def test_header_framed_input_of_any_header_goes_to_the_reference_reader() -> None:
+    assert detect_stdio_framing(reader(b"X-Other: 1\r\n\r\n{}")) is StdioFraming.CONTENT_LENGTH
 
 
 async def test_an_oversized_stdio_line_is_dropped_and_the_next_served() -> None:

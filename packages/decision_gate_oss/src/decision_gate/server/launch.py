@@ -140,10 +140,10 @@ def serve(config: DecisionGateConfig, *, allow_non_loopback: bool) -> None:
 
 async def _serve_stdio(config: DecisionGateConfig) -> None:
     from decision_gate.server.app import DecisionGateServer
-    from decision_gate.server.stdio import serve_stdio
+    from decision_gate.server.mcp_standard import serve_stdio_any_framing
 
     server = await DecisionGateServer.start(config)
     try:
-        await serve_stdio(server, sys.stdin.buffer, sys.stdout.buffer)
+        await serve_stdio_any_framing(server, sys.stdin.buffer, sys.stdout.buffer)
     finally:
         await server.close()

@@ -43,7 +43,7 @@ import ipaddress
 import json
 import sys
 from collections.abc import AsyncIterator
-from typing import Any, BinaryIO, Final, TextIO
+from typing import Any, BinaryIO, Final, TextIO, cast
 
 import anyio
 import attrs
@@ -59,7 +59,7 @@ from starlette.types import Receive, Scope, Send
 
 from decision_gate import __version__
 from decision_gate.config.model import DecisionGateConfig
-from decision_gate.core.errors import DecisionGateError, InvalidInput
+from decision_gate.core.errors import DecisionGateError
 from decision_gate.server.app import DecisionGateServer
 from decision_gate.server.auth import Caller
 from decision_gate.server.catalogue import contract_for
@@ -327,18 +327,21 @@ class StdioFraming(enum.Enum):
     NEWLINE_JSON = "newline-json"
 
 
-_CONTENT_LENGTH_PREFIX: Final = b"content-length:"
 _BLANK: Final = b" \t\r\n"
+_PEEK_BYTES: Final = 64
 
 
-def detect_stdio_framing(stdin: io.BufferedReader) -> StdioFraming | None:
-    """Peek (without consuming) at the first message: `Content-Length:` or `{`.
+def detect_stdio_framing(stdin: io.BufferedReader[Any]) -> StdioFraming | None:
+    """Peek (without consuming a message byte) at the first message's framing.
 
-    Leading blank bytes are consumed; None means stdin closed before any
-    message. Anything else is refused as `InvalidInput`.
+    A JSON value (`{`, or a `[` batch) is newline-delimited MCP; anything else
+    is header-framed input for the reference transport, whose reader names
+    exactly what is wrong with a bad frame (a missing `Content-Length`, an
+    overlong header). Leading blank bytes are consumed; None means stdin
+    closed before any message.
     """
     while True:
-        head = stdin.peek(len(_CONTENT_LENGTH_PREFIX))
+        head = stdin.peek(_PEEK_BYTES)
         if not head:
             return None
         start = head.lstrip(_BLANK)
@@ -347,13 +350,7 @@ def detect_stdio_framing(stdin: io.BufferedReader) -> StdioFraming | None:
             continue
         if start[:1] in (b"{", b"["):
             return StdioFraming.NEWLINE_JSON
-        prefix = start[: len(_CONTENT_LENGTH_PREFIX)].lower()
-        if _CONTENT_LENGTH_PREFIX.startswith(prefix):
-            return StdioFraming.CONTENT_LENGTH
-        raise InvalidInput(
-            "stdin must start with a Content-Length header (reference framing) "
-            "or a JSON object (newline-delimited MCP)"
-        )
+        return StdioFraming.CONTENT_LENGTH
 
 
 class BoundedLines:
@@ -423,3 +420,25 @@ async def serve_newline_stdio(
             )
     finally:
         text_in.detach()
+
+
+async def serve_stdio_any_framing(
+    server: DecisionGateServer, stdin: BinaryIO, stdout: BinaryIO
+) -> None:
+    """Serve stdio in whichever framing the client speaks, told by its first bytes.
+
+    `Content-Length:` goes to the reference transport (`server.stdio`), `{`
+    to standard MCP; a stdin closed before any message is a clean shutdown.
+    """
+    from decision_gate.server.stdio import serve_stdio
+
+    reader: io.BufferedReader[Any] = (
+        stdin
+        if isinstance(stdin, io.BufferedReader)
+        else io.BufferedReader(cast(io.RawIOBase, stdin))
+    )
+    framing = await anyio.to_thread.run_sync(detect_stdio_framing, reader)
+    if framing is StdioFraming.CONTENT_LENGTH:
+        await serve_stdio(server, reader, stdout)
+    elif framing is StdioFraming.NEWLINE_JSON:
+        await serve_newline_stdio(server, reader, stdout)
