@@ -243,3 +243,117 @@ def test_the_authoring_guide_builds_a_working_tested_plugin_from_an_empty_folder
 
     answers = _in_venv(plugin_venv, HELLO, str(folder / "decision-gate.toml"))
     assert answers == {"1": [True, "hello_listed"], "7": [False, "hello_not_listed"]}
+
+
+# --------------------------------------------------------------------------- the server
+
+
+def _frame(message: dict[str, Any]) -> bytes:
+    body = json.dumps(message).encode()
+    return b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+
+
+def _frames(data: bytes) -> list[Any]:
+    frames = []
+    while data:
+        header, _, rest = data.partition(b"\r\n\r\n")
+        length = int(header.decode().split(":", 1)[1])
+        frames.append(json.loads(rest[:length]))
+        data = rest[length:]
+    return frames
+
+
+def _tool(request_id: int, name: str, arguments: dict[str, Any]) -> bytes:
+    return _frame(
+        {
+            "jsonrpc": "2.0",
+            "id": request_id,
+            "method": "tools/call",
+            "params": {"name": name, "arguments": arguments},
+        }
+    )
+
+
+SERVER_SPEC: dict[str, Any] = {
+    "scenario_id": "plugin-proof",
+    "namespace_id": 2,
+    "spec_version": "1",
+    "default_tenant_id": 1,
+    "policies": [],
+    "schemas": [],
+    "conditions": [],
+    "stages": [
+        {
+            "stage_id": "only",
+            "entry_packets": [],
+            "gates": [],
+            "advance_to": {"kind": "terminal"},
+            "timeout": None,
+            "on_timeout": "fail",
+        }
+    ],
+}
+
+
+def _start(run_id: str, tenant_id: int) -> dict[str, Any]:
+    return {
+        "scenario_id": "plugin-proof",
+        "run_config": {
+            "tenant_id": tenant_id,
+            "namespace_id": 2,
+            "run_id": run_id,
+            "scenario_id": "plugin-proof",
+            "dispatch_targets": [],
+            "policy_tags": [],
+        },
+        "started_at": {"kind": "logical", "value": 0},
+        "issue_entry_packets": False,
+    }
+
+
+def test_the_server_uses_the_plugins_authorizer_and_audit_sink(
+    plugin_venv: Path, tmp_path: Path
+) -> None:
+    audit = tmp_path / "acme-audit.jsonl"
+    config = tmp_path / "decision-gate.toml"
+    config.write_text(
+        '[server]\ntransport = "stdio"\n'
+        '[[providers]]\nname = "time"\ntype = "builtin"\n'
+        '[tenant_authorizer]\ntype = "acme_blocklist"\nblocked_tenants = [13]\n'
+        '[usage_meter]\ntype = "acme_quota"\n'
+        f'[[audit_sinks]]\ntype = "acme_log"\npath = "{audit}"\n'
+    )
+    requests = (
+        _tool(1, "scenario_define", {"spec": SERVER_SPEC})
+        + _tool(2, "scenario_start", _start("blocked-run", 13))
+        + _tool(3, "scenario_start", _start("allowed-run", 1))
+    )
+    completed = subprocess.run(
+        [plugin_venv.parent / "decision-gate", "serve", "--config", config],
+        input=requests,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr.decode()
+    defined, blocked, allowed = _frames(completed.stdout)
+    assert "error" not in defined, defined
+    assert blocked["error"]["code"] == -32003
+    assert blocked["error"]["message"] == "unauthorized"
+    assert allowed["result"]["content"][0]["json"]["run_id"] == "allowed-run"
+
+    events = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert all(event["acme"] for event in events)
+    authz = [
+        (e["tenant_id"], e["allowed"], e["reason"]) for e in events if e["event"] == "tenant_authz"
+    ]
+    assert authz == [
+        ("1", True, "acme_allowed"),
+        ("13", False, "acme_tenant_blocked"),
+        ("1", True, "acme_allowed"),
+    ]
+    usage = [
+        (e["tenant_id"], e["metric"], e["reason"]) for e in events if e["event"] == "usage_audit"
+    ]
+    assert ("1", "runs_started", "acme_unmetered") in usage
+    assert {e["event"] for e in events} >= {"mcp_request", "tenant_authz", "usage_audit"}
