@@ -55,6 +55,10 @@ def answer(request: dict[str, Any], headers: dict[str, str]) -> tuple[int, bytes
     arguments = request["params"]["arguments"]
     check = arguments["query"]["check_id"]
     reply: dict[str, Any] = {"jsonrpc": "2.0", "id": request["id"]}
+    if check == "chatty":
+        sys.stderr.write(f"debug: {arguments['query']['params']}\n")
+        sys.stderr.flush()
+        check = "echo"
     if check == "echo":
         value = {
             "id": request["id"],

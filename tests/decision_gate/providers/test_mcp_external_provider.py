@@ -15,6 +15,7 @@ import ssl
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,7 @@ from decision_gate.seams.evidence_provider import EvidenceProvider, EvidenceProv
 STUB = str(Path(__file__).with_name("mcp_stub_provider.py"))
 CHECKS = (
     "echo",
+    "chatty",
     "bytes",
     "rpc_error",
     "text",
@@ -264,6 +266,20 @@ async def test_one_process_serves_every_query() -> None:
     assert seen(before)["pid"] == seen(after)["pid"] == transport.pid
 
 
+async def test_what_the_process_writes_to_stderr_is_discarded(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    subject = provider(stdio_transport())
+    try:
+        result = await ask(subject, "chatty", {"secret": TOKEN})
+    finally:
+        subject.close()
+    assert seen(result)["query"]["params"] == {"secret": TOKEN}
+    captured = capfd.readouterr()
+    assert TOKEN not in captured.err
+    assert TOKEN not in captured.out
+
+
 async def test_an_abandoned_query_does_not_shift_later_answers() -> None:
     subject = provider(stdio_transport())
     try:
@@ -345,7 +361,10 @@ async def test_http_failures_never_carry_the_token(
     http_stub: str, check: str, message: str
 ) -> None:
     transport = McpHttpTransport(http_stub, allow_insecure_http=True, bearer_token=TOKEN)
-    assert await failure(provider(transport), check) == message
+    with pytest.raises(EvidenceProviderFailure) as caught:
+        await ask(provider(transport), check)
+    assert str(caught.value) == message
+    assert TOKEN not in "".join(traceback.format_exception(caught.value))
     assert TOKEN not in repr(transport)
 
 
