@@ -357,3 +357,32 @@ def test_the_server_uses_the_plugins_authorizer_and_audit_sink(
     ]
     assert ("1", "runs_started", "acme_unmetered") in usage
     assert {e["event"] for e in events} >= {"mcp_request", "tenant_authz", "usage_audit"}
+
+
+def test_a_failing_plugin_audit_sink_fails_the_call_it_was_recording(
+    plugin_venv: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "decision-gate.toml"
+    config.write_text(
+        '[server]\ntransport = "stdio"\n'
+        f'[[audit_sinks]]\ntype = "acme_log"\npath = "{tmp_path / "ok.jsonl"}"\n'
+        f'[[audit_sinks]]\ntype = "acme_log"\npath = "{tmp_path / "broken.jsonl"}"\n'
+        'fail_on = ["tenant_authz"]\n'
+    )
+    requests = _tool(1, "scenario_define", {"spec": SERVER_SPEC}) + _tool(
+        2, "scenarios_list", {"tenant_id": 1, "namespace_id": 2}
+    )
+    completed = subprocess.run(
+        [plugin_venv.parent / "decision-gate", "serve", "--config", config],
+        input=requests,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    defined, listed = _frames(completed.stdout)
+    assert defined["error"]["data"]["kind"] == "internal"
+    assert listed["error"]["data"]["kind"] == "internal"
+    ok_events = [
+        json.loads(line)["event"] for line in (tmp_path / "ok.jsonl").read_text().splitlines()
+    ]
+    assert ok_events.count("tenant_authz") == 2

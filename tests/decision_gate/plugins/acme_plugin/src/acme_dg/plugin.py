@@ -20,14 +20,17 @@ from decision_gate.seams.usage_meter import UsageDecision
 class AcmeAuditSink:
     """Every event as one JSON line in Acme's log, tagged with Acme's name."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, fail_on: Iterable[str] = ()) -> None:
         self.path = path
+        self.fail_on = frozenset(fail_on)
         self._lock = asyncio.Lock()
         self._closed = False
 
     async def emit(self, event: AuditEvent) -> None:
         if self._closed:
             raise RuntimeError("acme audit sink is closed")
+        if event.kind.value in self.fail_on:
+            raise OSError("acme log volume is read-only")
         line = json.dumps({"acme": True, **event.to_json()}) + "\n"
         async with self._lock:
             with open(self.path, "a", encoding="utf-8") as log:
@@ -93,7 +96,7 @@ class AcmeRunpackVault:
 def _audit_sink(section: Mapping[str, Any]) -> AcmeAuditSink:
     if not isinstance(section.get("path"), str):
         raise InvalidInput("acme audit sink needs a path")
-    return AcmeAuditSink(section["path"])
+    return AcmeAuditSink(section["path"], section.get("fail_on", ()))
 
 
 def _authorizer(section: Mapping[str, Any]) -> AcmeAuthorizer:
