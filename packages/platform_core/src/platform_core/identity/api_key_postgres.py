@@ -7,13 +7,17 @@ a revocation can never be undone by a rotation racing it.
 
 from __future__ import annotations
 
-from typing import Any
-
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from platform_core.errors import Conflict, NotFound, StorageError
-from platform_core.identity.api_key_store import ApiKeyCredential, capped_expiry
+from platform_core.identity.api_key_store import (
+    CREDENTIAL_COLUMNS,
+    ApiKeyCredential,
+    capped_expiry,
+    credential_from_row,
+    credential_to_row,
+)
 from platform_core.storage.postgres import OPEN_FAILURES, open_pool
 
 __all__ = ["PostgresApiKeyStore"]
@@ -35,39 +39,10 @@ CREATE INDEX IF NOT EXISTS api_key_credentials_tenant ON api_key_credentials (te
 CREATE INDEX IF NOT EXISTS api_key_credentials_key ON api_key_credentials (key_id);
 """
 
-_COLUMNS = (
-    "credential_id, key_id, tenant_id, name, secret_hash, created_at, expires_at, revoked_at"
-)
 _INSERT = (
-    f"INSERT INTO api_key_credentials ({_COLUMNS}) "  # noqa: S608
+    f"INSERT INTO api_key_credentials ({CREDENTIAL_COLUMNS}) "  # noqa: S608
     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
 )
-
-
-def _credential(row: tuple[Any, ...]) -> ApiKeyCredential:
-    return ApiKeyCredential(
-        credential_id=row[0],
-        key_id=row[1],
-        tenant_id=row[2],
-        name=row[3],
-        secret_hash=bytes(row[4]),
-        created_at=row[5],
-        expires_at=row[6],
-        revoked_at=row[7],
-    )
-
-
-def _row(credential: ApiKeyCredential) -> tuple[Any, ...]:
-    return (
-        credential.credential_id,
-        credential.key_id,
-        credential.tenant_id,
-        credential.name,
-        credential.secret_hash,
-        credential.created_at,
-        credential.expires_at,
-        credential.revoked_at,
-    )
 
 
 class PostgresApiKeyStore:
@@ -94,7 +69,7 @@ class PostgresApiKeyStore:
     async def insert(self, credential: ApiKeyCredential) -> None:
         try:
             async with self._pool.connection() as conn:
-                await conn.execute(_INSERT, _row(credential))
+                await conn.execute(_INSERT, credential_to_row(credential))
         except psycopg.errors.UniqueViolation as error:
             raise Conflict(
                 f"API key credential {credential.credential_id!r} already exists"
@@ -106,17 +81,18 @@ class PostgresApiKeyStore:
         try:
             async with self._pool.connection() as conn:
                 cursor = await conn.execute(
-                    f"SELECT {_COLUMNS} FROM api_key_credentials WHERE credential_id = %s",  # noqa: S608
+                    f"SELECT {CREDENTIAL_COLUMNS} FROM api_key_credentials "  # noqa: S608
+                    "WHERE credential_id = %s",
                     (credential_id,),
                 )
                 row = await cursor.fetchone()
         except psycopg.Error as error:
             raise StorageError(f"API key store failed: {error}") from error
-        return None if row is None else _credential(row)
+        return None if row is None else credential_from_row(row)
 
     async def _list(self, where: str, value: str) -> list[ApiKeyCredential]:
         query = (
-            f"SELECT {_COLUMNS} FROM api_key_credentials WHERE {where} = %s "  # noqa: S608
+            f"SELECT {CREDENTIAL_COLUMNS} FROM api_key_credentials WHERE {where} = %s "  # noqa: S608
             'ORDER BY created_at, credential_id COLLATE "C"'
         )
         try:
@@ -125,7 +101,7 @@ class PostgresApiKeyStore:
                 rows = await cursor.fetchall()
         except psycopg.Error as error:
             raise StorageError(f"API key store failed: {error}") from error
-        return [_credential(row) for row in rows]
+        return [credential_from_row(row) for row in rows]
 
     async def list_for_tenant(self, tenant_id: str) -> list[ApiKeyCredential]:
         return await self._list("tenant_id", tenant_id)
@@ -152,7 +128,7 @@ class PostgresApiKeyStore:
                         "UPDATE api_key_credentials SET expires_at = %s WHERE credential_id = %s",
                         (capped_expiry(expires_at, old_expires_at), credential_id),
                     )
-                await conn.execute(_INSERT, _row(new))
+                await conn.execute(_INSERT, credential_to_row(new))
         except psycopg.errors.UniqueViolation as error:
             raise Conflict(f"API key credential {new.credential_id!r} already exists") from error
         except psycopg.Error as error:

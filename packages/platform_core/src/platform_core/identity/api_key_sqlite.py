@@ -12,7 +12,13 @@ import sqlite3
 from pathlib import Path
 
 from platform_core.errors import Conflict, NotFound, PlatformError, StorageError
-from platform_core.identity.api_key_store import ApiKeyCredential, capped_expiry
+from platform_core.identity.api_key_store import (
+    CREDENTIAL_COLUMNS,
+    ApiKeyCredential,
+    capped_expiry,
+    credential_from_row,
+    credential_to_row,
+)
 from platform_core.storage.sqlite import SqliteFile, transaction
 
 __all__ = ["SqliteApiKeyStore"]
@@ -32,37 +38,10 @@ CREATE INDEX IF NOT EXISTS api_key_credentials_tenant ON api_key_credentials (te
 CREATE INDEX IF NOT EXISTS api_key_credentials_key ON api_key_credentials (key_id);
 """
 
-_COLUMNS = (
-    "credential_id, key_id, tenant_id, name, secret_hash, created_at, expires_at, revoked_at"
+_INSERT = (
+    f"INSERT INTO api_key_credentials ({CREDENTIAL_COLUMNS}) "  # noqa: S608
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
-
-_Row = tuple[str, str, str, str, bytes, float, float | None, float | None]
-
-
-def _credential(row: _Row) -> ApiKeyCredential:
-    return ApiKeyCredential(
-        credential_id=row[0],
-        key_id=row[1],
-        tenant_id=row[2],
-        name=row[3],
-        secret_hash=bytes(row[4]),
-        created_at=row[5],
-        expires_at=row[6],
-        revoked_at=row[7],
-    )
-
-
-def _row(credential: ApiKeyCredential) -> _Row:
-    return (
-        credential.credential_id,
-        credential.key_id,
-        credential.tenant_id,
-        credential.name,
-        credential.secret_hash,
-        credential.created_at,
-        credential.expires_at,
-        credential.revoked_at,
-    )
 
 
 def _failure(error: sqlite3.Error) -> PlatformError:
@@ -88,31 +67,28 @@ class SqliteApiKeyStore:
 
     async def insert(self, credential: ApiKeyCredential) -> None:
         def insert(db: sqlite3.Connection) -> None:
-            db.execute(
-                f"INSERT INTO api_key_credentials ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
-                _row(credential),
-            )
+            db.execute(_INSERT, credential_to_row(credential))
 
         await self._file.run(insert)
 
     async def get(self, credential_id: str) -> ApiKeyCredential | None:
         def get(db: sqlite3.Connection) -> ApiKeyCredential | None:
             row = db.execute(
-                f"SELECT {_COLUMNS} FROM api_key_credentials WHERE credential_id = ?",  # noqa: S608
+                f"SELECT {CREDENTIAL_COLUMNS} FROM api_key_credentials WHERE credential_id = ?",  # noqa: S608
                 (credential_id,),
             ).fetchone()
-            return None if row is None else _credential(row)
+            return None if row is None else credential_from_row(row)
 
         return await self._file.run(get)
 
     async def _list(self, column: str, value: str) -> list[ApiKeyCredential]:
         def select(db: sqlite3.Connection) -> list[ApiKeyCredential]:
             rows = db.execute(
-                f"SELECT {_COLUMNS} FROM api_key_credentials WHERE {column} = ? "  # noqa: S608
+                f"SELECT {CREDENTIAL_COLUMNS} FROM api_key_credentials WHERE {column} = ? "  # noqa: S608
                 "ORDER BY created_at, credential_id",
                 (value,),
             ).fetchall()
-            return [_credential(row) for row in rows]
+            return [credential_from_row(row) for row in rows]
 
         return await self._file.run(select)
 
@@ -140,11 +116,7 @@ class SqliteApiKeyStore:
                         "UPDATE api_key_credentials SET expires_at = ? WHERE credential_id = ?",
                         (capped_expiry(expires_at, old_expires_at), credential_id),
                     )
-                db.execute(
-                    f"INSERT INTO api_key_credentials ({_COLUMNS}) "  # noqa: S608
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    _row(new),
-                )
+                db.execute(_INSERT, credential_to_row(new))
 
         await self._file.run(rotate)
 

@@ -6,18 +6,28 @@ Rotation adds a credential to the same key and shortens the life of the old
 ones; revocation marks every credential of the key at once. Stores hold only
 the SHA-256 of a token, never the token. Every backend must pass the shared
 contract suite in tests/platform_core/identity/test_identity_api_key_store_contract.py.
+The SQL backends share one row layout, `CREDENTIAL_COLUMNS`, and its codec.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import attrs
 
 from platform_core.errors import Conflict, NotFound
 
-__all__ = ["ApiKeyCredential", "ApiKeyStore", "MemoryApiKeyStore"]
+__all__ = [
+    "CREDENTIAL_COLUMNS",
+    "ApiKeyCredential",
+    "ApiKeyStore",
+    "CredentialRow",
+    "MemoryApiKeyStore",
+    "credential_from_row",
+    "credential_to_row",
+]
 
 
 @attrs.frozen
@@ -32,6 +42,40 @@ class ApiKeyCredential:
     created_at: float
     expires_at: float | None = None
     revoked_at: float | None = None
+
+
+CREDENTIAL_COLUMNS = (
+    "credential_id, key_id, tenant_id, name, secret_hash, created_at, expires_at, revoked_at"
+)
+CredentialRow = tuple[str, str, str, str, bytes, float, float | None, float | None]
+
+
+def credential_from_row(row: Sequence[Any]) -> ApiKeyCredential:
+    """The credential a row of `CREDENTIAL_COLUMNS` holds."""
+    return ApiKeyCredential(
+        credential_id=row[0],
+        key_id=row[1],
+        tenant_id=row[2],
+        name=row[3],
+        secret_hash=bytes(row[4]),
+        created_at=row[5],
+        expires_at=row[6],
+        revoked_at=row[7],
+    )
+
+
+def credential_to_row(credential: ApiKeyCredential) -> CredentialRow:
+    """The values of `CREDENTIAL_COLUMNS` for the credential, in order."""
+    return (
+        credential.credential_id,
+        credential.key_id,
+        credential.tenant_id,
+        credential.name,
+        credential.secret_hash,
+        credential.created_at,
+        credential.expires_at,
+        credential.revoked_at,
+    )
 
 
 class ApiKeyStore(Protocol):

@@ -21,8 +21,16 @@ from psycopg_pool import AsyncConnectionPool
 
 from platform_core.errors import StorageError
 from platform_core.quota.metrics import UsageMetric
-from platform_core.quota.model import LedgerEntry, stored_metric
-from platform_core.quota.store import Applied, OverLimit, Replayed, StoreOutcome, UsageRequest
+from platform_core.quota.model import LedgerEntry
+from platform_core.quota.store import (
+    LEDGER_ENTRY_SELECT,
+    Applied,
+    OverLimit,
+    Replayed,
+    StoreOutcome,
+    UsageRequest,
+    entry_from_row,
+)
 from platform_core.storage.postgres import OPEN_FAILURES, open_pool
 
 __all__ = ["PostgresUsageStore"]
@@ -93,26 +101,6 @@ _SCHEMA = (
     $$""",
 )
 
-_ENTRY = (
-    "SELECT sequence, tenant_id, idempotency_key, metric, amount, fingerprint, payload, "
-    "window_start, recorded_at_ms FROM quota_ledger "
-)
-
-
-def _entry(row: TupleRow) -> LedgerEntry:
-    return LedgerEntry(
-        sequence=row[0],
-        tenant_id=row[1],
-        idempotency_key=row[2],
-        metric=stored_metric(row[3]),
-        amount=row[4],
-        fingerprint=row[5],
-        payload_json=row[6],
-        window_start=row[7],
-        recorded_at_ms=row[8],
-    )
-
-
 def _storage_error(error: Exception) -> StorageError:
     return StorageError(f"usage store (postgres): {type(error).__name__}")
 
@@ -170,17 +158,8 @@ class PostgresUsageStore:
         outcome, used = row[0], row[1]
         if outcome == "over_limit":
             return OverLimit(used)
-        entry = LedgerEntry(
-            sequence=row[2],
-            tenant_id=request.tenant_id,
-            idempotency_key=request.idempotency_key,
-            metric=stored_metric(row[3]),
-            amount=row[4],
-            fingerprint=row[5],
-            payload_json=row[6],
-            window_start=row[7],
-            recorded_at_ms=row[8],
-        )
+        # A quota_apply row is (outcome, used) and then the entry less tenant and key.
+        entry = entry_from_row((row[2], request.tenant_id, request.idempotency_key, *row[3:]))
         return Replayed(entry) if outcome == "replayed" else Applied(entry, used)
 
     async def _rows(self, query: str, params: tuple[object, ...]) -> list[TupleRow]:
@@ -201,13 +180,16 @@ class PostgresUsageStore:
 
     async def entry(self, tenant_id: str, idempotency_key: str) -> LedgerEntry | None:
         rows = await self._rows(
-            _ENTRY + "WHERE tenant_id = %s AND idempotency_key = %s", (tenant_id, idempotency_key)
+            LEDGER_ENTRY_SELECT + "WHERE tenant_id = %s AND idempotency_key = %s",
+            (tenant_id, idempotency_key),
         )
-        return _entry(rows[0]) if rows else None
+        return entry_from_row(rows[0]) if rows else None
 
     async def entries(self, tenant_id: str) -> list[LedgerEntry]:
-        rows = await self._rows(_ENTRY + "WHERE tenant_id = %s ORDER BY sequence", (tenant_id,))
-        return [_entry(row) for row in rows]
+        rows = await self._rows(
+            LEDGER_ENTRY_SELECT + "WHERE tenant_id = %s ORDER BY sequence", (tenant_id,)
+        )
+        return [entry_from_row(row) for row in rows]
 
     async def close(self) -> None:
         await self._pool.close()

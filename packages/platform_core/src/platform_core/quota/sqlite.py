@@ -13,8 +13,17 @@ from pathlib import Path
 
 from platform_core.errors import StorageError
 from platform_core.quota.metrics import UsageMetric
-from platform_core.quota.model import LedgerEntry, stored_metric
-from platform_core.quota.store import Applied, OverLimit, Replayed, StoreOutcome, UsageRequest
+from platform_core.quota.model import LedgerEntry
+from platform_core.quota.store import (
+    LEDGER_ENTRY_SELECT,
+    Applied,
+    OverLimit,
+    Replayed,
+    StoreOutcome,
+    UsageRequest,
+    entry_from_row,
+    written_entry,
+)
 from platform_core.storage.sqlite import SqliteFile, transaction
 
 __all__ = ["SqliteUsageStore"]
@@ -40,28 +49,6 @@ CREATE TABLE IF NOT EXISTS quota_counters (
     PRIMARY KEY (tenant_id, metric, window_start)
 );
 """
-
-_ENTRY = (
-    "SELECT sequence, tenant_id, idempotency_key, metric, amount, fingerprint, payload, "
-    "window_start, recorded_at_ms FROM quota_ledger "
-)
-
-_EntryRow = tuple[int, str, str, str, int, str, str, int, int]
-
-
-def _entry(row: _EntryRow) -> LedgerEntry:
-    return LedgerEntry(
-        sequence=row[0],
-        tenant_id=row[1],
-        idempotency_key=row[2],
-        metric=stored_metric(row[3]),
-        amount=row[4],
-        fingerprint=row[5],
-        payload_json=row[6],
-        window_start=row[7],
-        recorded_at_ms=row[8],
-    )
-
 
 def _failure(error: sqlite3.Error) -> StorageError:
     return StorageError(f"usage store (sqlite): {error}")
@@ -89,19 +76,19 @@ class SqliteUsageStore:
     async def entry(self, tenant_id: str, idempotency_key: str) -> LedgerEntry | None:
         def read(connection: sqlite3.Connection) -> LedgerEntry | None:
             row = connection.execute(
-                _ENTRY + "WHERE tenant_id = ? AND idempotency_key = ?",
+                LEDGER_ENTRY_SELECT + "WHERE tenant_id = ? AND idempotency_key = ?",
                 (tenant_id, idempotency_key),
             ).fetchone()
-            return None if row is None else _entry(row)
+            return None if row is None else entry_from_row(row)
 
         return await self._file.run(read)
 
     async def entries(self, tenant_id: str) -> list[LedgerEntry]:
         def read(connection: sqlite3.Connection) -> list[LedgerEntry]:
             rows = connection.execute(
-                _ENTRY + "WHERE tenant_id = ? ORDER BY sequence", (tenant_id,)
+                LEDGER_ENTRY_SELECT + "WHERE tenant_id = ? ORDER BY sequence", (tenant_id,)
             ).fetchall()
-            return [_entry(row) for row in rows]
+            return [entry_from_row(row) for row in rows]
 
         return await self._file.run(read)
 
@@ -121,11 +108,11 @@ def _counter(
 
 def _apply_locked(connection: sqlite3.Connection, request: UsageRequest) -> StoreOutcome:
     row = connection.execute(
-        _ENTRY + "WHERE tenant_id = ? AND idempotency_key = ?",
+        LEDGER_ENTRY_SELECT + "WHERE tenant_id = ? AND idempotency_key = ?",
         (request.tenant_id, request.idempotency_key),
     ).fetchone()
     if row is not None:
-        return Replayed(_entry(row))
+        return Replayed(entry_from_row(row))
     used = _counter(connection, request.tenant_id, request.metric, request.window_start)
     if request.limit is not None and used + request.amount > request.limit:
         return OverLimit(used)
@@ -149,15 +136,4 @@ def _apply_locked(connection: sqlite3.Connection, request: UsageRequest) -> Stor
         "ON CONFLICT (tenant_id, metric, window_start) DO UPDATE SET used = used + excluded.used",
         (request.tenant_id, request.metric.value, request.window_start, request.amount),
     )
-    entry = LedgerEntry(
-        sequence=sequence,
-        tenant_id=request.tenant_id,
-        idempotency_key=request.idempotency_key,
-        metric=request.metric,
-        amount=request.amount,
-        fingerprint=request.fingerprint,
-        payload_json=request.payload_json,
-        window_start=request.window_start,
-        recorded_at_ms=request.recorded_at_ms,
-    )
-    return Applied(entry, used + request.amount)
+    return Applied(written_entry(request, sequence), used + request.amount)

@@ -5,20 +5,23 @@
 counter too full for a limit and changes nothing, or writes the ledger entry and
 adds the amount to the window's counter together. So the counter of a window is
 always the sum of its ledger entries, whatever runs concurrently. Every backend
-passes tests/platform_core/quota/test_quota_ledger_contract.py.
+passes tests/platform_core/quota/test_quota_ledger_contract.py. The SQL backends
+read entries through one query, `LEDGER_ENTRY_SELECT`, and its row codec.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import attrs
 
 from platform_core.quota.metrics import UsageMetric
-from platform_core.quota.model import LedgerEntry
+from platform_core.quota.model import LedgerEntry, stored_metric
 
 __all__ = [
+    "LEDGER_ENTRY_SELECT",
     "Applied",
     "MemoryUsageStore",
     "OverLimit",
@@ -26,7 +29,15 @@ __all__ = [
     "StoreOutcome",
     "UsageRequest",
     "UsageStore",
+    "entry_from_row",
+    "written_entry",
 ]
+
+LEDGER_ENTRY_SELECT = (
+    "SELECT sequence, tenant_id, idempotency_key, metric, amount, fingerprint, payload, "
+    "window_start, recorded_at_ms FROM quota_ledger "
+)
+"""The columns of a ledger entry in `entry_from_row` order; a WHERE clause follows."""
 
 
 @attrs.frozen
@@ -69,6 +80,36 @@ class OverLimit:
 StoreOutcome = Applied | Replayed | OverLimit
 
 
+def entry_from_row(row: Sequence[Any]) -> LedgerEntry:
+    """The entry a `LEDGER_ENTRY_SELECT` row holds; an unknown metric is an `IntegrityError`."""
+    return LedgerEntry(
+        sequence=row[0],
+        tenant_id=row[1],
+        idempotency_key=row[2],
+        metric=stored_metric(row[3]),
+        amount=row[4],
+        fingerprint=row[5],
+        payload_json=row[6],
+        window_start=row[7],
+        recorded_at_ms=row[8],
+    )
+
+
+def written_entry(request: UsageRequest, sequence: int) -> LedgerEntry:
+    """The entry `apply` writes for the request under the store's next `sequence`."""
+    return LedgerEntry(
+        sequence=sequence,
+        tenant_id=request.tenant_id,
+        idempotency_key=request.idempotency_key,
+        metric=request.metric,
+        amount=request.amount,
+        fingerprint=request.fingerprint,
+        payload_json=request.payload_json,
+        window_start=request.window_start,
+        recorded_at_ms=request.recorded_at_ms,
+    )
+
+
 class UsageStore(Protocol):
     async def apply(self, request: UsageRequest) -> StoreOutcome:
         """Atomically replay, refuse, or write the entry and bump the counter."""
@@ -107,17 +148,7 @@ class MemoryUsageStore:
             if request.limit is not None and used + request.amount > request.limit:
                 return OverLimit(used)
             self._sequence += 1
-            entry = LedgerEntry(
-                sequence=self._sequence,
-                tenant_id=request.tenant_id,
-                idempotency_key=request.idempotency_key,
-                metric=request.metric,
-                amount=request.amount,
-                fingerprint=request.fingerprint,
-                payload_json=request.payload_json,
-                window_start=request.window_start,
-                recorded_at_ms=request.recorded_at_ms,
-            )
+            entry = written_entry(request, self._sequence)
             self._entries[key] = entry
             self._counters[counter] = used + request.amount
             return Applied(entry, used + request.amount)
