@@ -28,6 +28,7 @@ TEST_DEPS = (
     "moto[server]>=5.0",
     "mcp>=1.20",
     "cryptography>=42",
+    "uv>=0.4",
 )
 
 
