@@ -56,9 +56,9 @@ class RpcFailure(AssertionError):
 
 
 class RunningServer:
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, **client_options: Any) -> None:
         self.base_url = base_url
-        self.client = httpx.Client(base_url=base_url, timeout=30.0)
+        self.client = httpx.Client(base_url=base_url, timeout=30.0, **client_options)
         self._ids = itertools.count(1)
 
     def post(self, body: Any, **kwargs: Any) -> httpx.Response:
@@ -104,11 +104,18 @@ def server_config(
 
 
 @contextlib.contextmanager
-def run_server(config_text: str) -> Iterator[RunningServer]:
+def run_server(
+    config_text: str,
+    *,
+    uvicorn_options: dict[str, Any] | None = None,
+    client_options: dict[str, Any] | None = None,
+) -> Iterator[RunningServer]:
+    """Serve `config_text` on 127.0.0.1, port 0 (https when `uvicorn_options` has TLS)."""
     config = parse_config(config_text)
     app = create_app(config)
+    options = uvicorn_options or {}
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", **options)
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -118,7 +125,8 @@ def run_server(config_text: str) -> Iterator[RunningServer]:
             raise RuntimeError("the server did not start")
         time.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
-    running = RunningServer(f"http://127.0.0.1:{port}")
+    scheme = "https" if "ssl_certfile" in options else "http"
+    running = RunningServer(f"{scheme}://127.0.0.1:{port}", **(client_options or {}))
     try:
         yield running
     finally:
