@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -490,3 +492,56 @@ async def test_an_oversized_stdio_line_is_dropped_and_the_next_served() -> None:
 
     assert served == ["{}\n", '{"a":1}\n']
     assert "over 16 bytes" in errors.getvalue()
+
+
+# --------------------------------------------------------------------------- docs
+
+DOCS_PAGE = Path(__file__).resolve().parents[3] / "docs" / "transports" / "mcp.md"
+DOC_URL = "http://127.0.0.1:4000/mcp"
+FENCE = re.compile(r"```([^\n]*)\n(.*?)```", re.S)
+
+
+def doc_files() -> dict[str, str]:
+    """The page's `lang file=NAME` blocks by file name."""
+    return {
+        head.split("file=", 1)[1].strip(): body
+        for head, body in FENCE.findall(DOCS_PAGE.read_text(encoding="utf-8"))
+        if "file=" in head
+    }
+
+
+def run_doc_script(folder: Path, name: str, replace: tuple[str, str] = ("", "")) -> str:
+    """Write the page's files into `folder`, run one of its scripts there; its stdout."""
+    for file_name, body in doc_files().items():
+        (folder / file_name).write_text(body.replace(*replace), encoding="utf-8")
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    completed = subprocess.run(
+        [sys.executable, name],
+        cwd=folder,
+        env={**os.environ, "PATH": path},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return completed.stdout
+
+
+def test_the_documented_http_client_runs_a_scenario_to_a_verified_runpack(
+    tmp_path: Path,
+) -> None:
+    files = doc_files()
+    assert DOC_URL in files["mcp_http_client.py"]
+
+    with run_server(files["decision-gate.toml"]) as running:
+        output = run_doc_script(
+            tmp_path, "mcp_http_client.py", (DOC_URL, f"{running.base_url}/mcp")
+        )
+
+    assert output.splitlines() == ["18 tools", "t1 hold active", "t2 complete completed", "pass"]
+
+
+def test_the_documented_stdio_client_runs_against_decision_gate_serve(tmp_path: Path) -> None:
+    output = run_doc_script(tmp_path, "mcp_stdio_client.py")
+
+    assert output.splitlines() == ["['time']"]
