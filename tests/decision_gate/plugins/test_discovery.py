@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib import metadata
 
 import pytest
 
@@ -216,3 +217,31 @@ def test_an_implementation_name_must_be_a_lower_case_identifier(
     shouty = _by_name("shouty")
     assert shouty.status is PluginStatus.FAILED
     assert "must be a lower-case identifier" in shouty.error
+
+
+def test_a_second_distribution_using_a_taken_plugin_name_fails_and_names_the_first(
+    install_plugin: InstallPlugin,
+) -> None:
+    install_plugin(ACME, name="acme", distribution="acme-dg", version="1.0")
+    install_plugin(ACME, name="acme", distribution="impostor-dg", version="6.6")
+    named = [p for p in discover_plugins(environ={}).plugins if p.name == "acme"]
+    assert sorted(p.status for p in named) == [PluginStatus.FAILED, PluginStatus.LOADED]
+    [loaded] = [p for p in named if p.status is PluginStatus.LOADED]
+    [failed] = [p for p in named if p.status is PluginStatus.FAILED]
+    assert failed.error == f"plugin name 'acme' is already taken by {loaded.label}"
+
+
+def test_one_module_listed_under_two_plugin_names_loads_once(
+    install_plugin: InstallPlugin,
+) -> None:
+    module = install_plugin(ACME, name="acme", distribution="acme-dg")
+    entry_points = [
+        metadata.EntryPoint(name="acme", value=module, group="decision_gate"),
+        metadata.EntryPoint(name="acme_alias", value=module, group="decision_gate"),
+    ]
+    catalogue = discover_plugins(environ={}, entry_points=entry_points)
+    statuses = {p.name: p.status for p in catalogue.plugins}
+    assert statuses == {"acme": PluginStatus.LOADED, "acme_alias": PluginStatus.FAILED}
+    [alias] = [p for p in catalogue.plugins if p.name == "acme_alias"]
+    assert "already registered" in (alias.error or "")
+    assert catalogue.names(Seam.TENANT_AUTHORIZER) == ["acme"]

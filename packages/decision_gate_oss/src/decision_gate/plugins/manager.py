@@ -30,6 +30,7 @@ import pluggy
 from decision_gate.core.errors import InvalidInput
 from decision_gate.plugins.hookspecs import ENTRY_POINT_GROUP, PROJECT_NAME, DecisionGateHookSpecs
 from decision_gate.plugins.records import (
+    BUILTIN_DISTRIBUTION,
     HOOK_NAMES,
     Implementation,
     PluginInfo,
@@ -107,6 +108,13 @@ def _distribution_of(entry_point: metadata.EntryPoint) -> tuple[str, str]:
     return dist.metadata["Name"] or "unknown", dist.version or "unknown"
 
 
+def _precedence(entry_point: metadata.EntryPoint) -> tuple[str, bool, str]:
+    """Name order; under one name decision-gate's own entry point comes first, so a
+    third-party plugin can never take the place of a built-in one."""
+    distribution, _ = _distribution_of(entry_point)
+    return entry_point.name, distribution != BUILTIN_DISTRIBUTION, entry_point.value
+
+
 def _describe(error: BaseException) -> str:
     text = str(error).splitlines()[0] if str(error) else ""
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
@@ -128,11 +136,8 @@ def discover_plugins(
     manager = _new_manager()
     plugins: list[PluginInfo] = []
     registrations: list[tuple[PluginInfo, dict[Seam, list[Implementation[Any]]]]] = []
-    seen: set[str] = set()
-    for entry_point in sorted(entry_points, key=lambda ep: ep.name):
-        if entry_point.name in seen:
-            continue
-        seen.add(entry_point.name)
+    seen: dict[str, PluginInfo] = {}
+    for entry_point in sorted(entry_points, key=_precedence):
         distribution, version = _distribution_of(entry_point)
         info = PluginInfo(
             name=entry_point.name,
@@ -141,6 +146,13 @@ def discover_plugins(
             module=entry_point.value,
             status=PluginStatus.LOADED,
         )
+        first = seen.get(info.name)
+        if first is not None:
+            if (first.distribution, first.module) != (info.distribution, info.module):
+                error = f"plugin name {info.name!r} is already taken by {first.label}"
+                plugins.append(attrs.evolve(info, status=PluginStatus.FAILED, error=error))
+            continue
+        seen[info.name] = info
         if not info.builtin and (
             third_party_off or (selected is not None and info.name not in selected)
         ):
@@ -174,9 +186,9 @@ def _load_one(
         probe.check_pending()
         registered = _registrations(probe)
         _check_reserved(info, registered)
+        manager.register(plugin, name=info.name)
     except Exception as error:  # noqa: BLE001 - any plugin failure is reported with its wheel
         return attrs.evolve(info, status=PluginStatus.FAILED, error=_describe(error)), {}
-    manager.register(plugin, name=info.name)
     names = {seam: tuple(impl.name for impl in impls) for seam, impls in registered.items()}
     return attrs.evolve(info, implementations=names), registered
 

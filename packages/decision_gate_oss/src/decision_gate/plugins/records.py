@@ -26,15 +26,11 @@ __all__ = [
     "PluginStatus",
     "RegisteredImplementation",
     "Seam",
-    "SeamFactory",
 ]
 
 _T_co = TypeVar("_T_co", covariant=True)
 _NAME: Final = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
-SeamFactory = Callable[[Mapping[str, Any]], "_T_co | Awaitable[_T_co]"]
-"""Builds one implementation from its config section (the selected TOML table,
-`type` key included). May be a coroutine function for set-up that awaits."""
 
 
 class Seam(enum.StrEnum):
@@ -81,7 +77,12 @@ def _valid_name(_instance: object, _attribute: object, name: str) -> None:
 
 @attrs.frozen
 class Implementation(Generic[_T_co]):
-    """A named implementation of one seam, as a registration hook returns it."""
+    """A named implementation of one seam, as a registration hook returns it.
+
+    `factory` builds the object from its config section (the selected TOML
+    table, `type` key included); it may return an awaitable for set-up that
+    has to await.
+    """
 
     name: str = attrs.field(validator=_valid_name)
     factory: Callable[[Mapping[str, Any]], _T_co | Awaitable[_T_co]]

@@ -22,9 +22,6 @@ class Principal:
     policy_class: str | None = None
 
 
-LOCAL_PRINCIPAL = Principal(principal_id="local", auth_method="local")
-
-
 @attrs.frozen
 class CallContext:
     """One tool call as the access seams see it."""
