@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import httpx2
 import pytest
-from mcp import ClientSession
+from mcp import Client, ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
@@ -100,8 +100,9 @@ async def mcp_over_stdio(config_path: Path) -> AsyncIterator[ClientSession]:
             yield session
 
 
-def structured(name: str, result: CallToolResult) -> dict[str, Any]:
+def structured(name: str, result: object) -> dict[str, Any]:
     """The result's structuredContent, checked the way a careful client would."""
+    assert isinstance(result, CallToolResult)
     assert not result.is_error, result.content
     value = result.structured_content
     assert isinstance(value, dict)
@@ -121,7 +122,7 @@ def error_of(result: CallToolResult) -> dict[str, Any]:
     return error
 
 
-async def run_scenario(session: ClientSession, runpack_dir: Path) -> list[str]:
+async def run_scenario(session: ClientSession | Client, runpack_dir: Path) -> list[str]:
     """Define, start, advance until completed, export and verify; the tools called."""
     called: list[str] = []
 
@@ -225,6 +226,37 @@ async def test_a_scenario_runs_to_completion_over_mcp_http(
     assert called[-2:] == ["runpack_export", "runpack_verify"]
     assert "scenario_next" in called
     assert (tmp_path / "runpack" / "manifest.json").is_file()
+
+
+async def test_a_scenario_runs_to_completion_over_the_2026_protocol(tmp_path: Path) -> None:
+    audit = tmp_path / "audit.jsonl"
+    extra = f'\n[server.audit]\nenabled = true\npath = "{audit}"\n'
+    with run_server(server_config(str(tmp_path), extra)) as running:
+        async with Client(f"{running.base_url}/mcp") as client:
+            version = client.session.protocol_version
+            called = await run_scenario(client, tmp_path / "runpack")
+
+    assert version == "2026-07-28"
+    assert called[-1] == "runpack_verify"
+    events = [json.loads(line) for line in audit.read_text().splitlines()]
+    requests = [(e["method"], e["tool"]) for e in events if e.get("event") == "mcp_request"]
+    assert requests.count(("ToolsList", None)) <= 1
+    assert [tool for method, tool in requests if method == "ToolsCall"] == called
+
+
+async def test_the_docs_pages_are_mcp_resources(server: RunningServer) -> None:
+    async with mcp_over_http(server.base_url) as session:
+        listed = await session.list_resources()
+        uri = str(listed.resources[0].uri)
+        read = await session.read_resource(uri)
+        with pytest.raises(MCPError) as unknown:
+            await session.read_resource("decision-gate://docs/no-such-page")
+
+    assert all(str(r.uri).startswith("decision-gate://docs/") for r in listed.resources)
+    (content,) = read.contents
+    assert content.mime_type == "text/markdown"
+    assert content.text
+    assert unknown.value.code == -32602
 
 
 async def test_a_run_started_over_mcp_is_the_run_rpc_sees(

@@ -42,7 +42,7 @@ import io
 import ipaddress
 import json
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, BinaryIO, Final, TextIO, cast
 
 import anyio
@@ -117,6 +117,7 @@ class StandardMcp:
             SERVER_NAME,
             version=__version__,
             instructions=INSTRUCTIONS,
+            get_tool_input_schema=_input_schema,
             on_list_tools=self._list_tools,
             on_call_tool=self._call_tool,
             on_list_resources=self._list_resources if resources else None,
@@ -249,6 +250,16 @@ def _tool(name: str) -> types.Tool:
         input_schema=dict(contract.input_schema),
         output_schema=dict(contract.output_schema),
     )
+
+
+def _input_schema(name: str) -> Mapping[str, Any] | None:
+    """The published input schema, for the SDK's `Mcp-Param-*` header check.
+
+    Without it the SDK would run `tools/list` before every 2026-07-28
+    `tools/call`, and each call would be audited and rate-counted twice.
+    """
+    contract = contract_for(name)
+    return contract.input_schema if contract is not None else None
 
 
 def _json_text(value: Any) -> str:
