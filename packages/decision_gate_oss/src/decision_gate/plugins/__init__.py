@@ -130,6 +130,7 @@ class Seams:
         """Close the stores and sinks (each is idempotent)."""
         await self.run_state_store.close()
         await self.schema_registry.close()
+        await self.namespace_authority.close()
         await self.audit.close()
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
+from decision_gate.access.assetcore import AssetcoreNamespaceAuthority
 from decision_gate.access.defaults import AllowAllAuthorizer, NoNamespaceAuthority, NoopUsageMeter
 from decision_gate.audit.jsonl import JsonlAuditSink
 from decision_gate.core.engine import Dispatcher, PermitAll, PolicyDecider, RecordingDispatcher
@@ -148,6 +149,26 @@ def _no_namespace_authority(section: Mapping[str, Any]) -> NamespaceAuthority:
     return NoNamespaceAuthority()
 
 
+def _assetcore_namespace_authority(section: Mapping[str, Any]) -> NamespaceAuthority:
+    values = settings(
+        section,
+        _GUARD_KEYS | {"base_url", "auth_token", "connect_timeout_ms", "request_timeout_ms"},
+        "namespace_authority",
+    )
+    base_url = values.get("base_url")
+    token = values.get("auth_token")
+    if not isinstance(base_url, str) or not base_url:
+        raise InvalidInput('[namespace_authority] type = "assetcore_http" requires base_url')
+    if token is not None and (not isinstance(token, str) or not token):
+        raise InvalidInput("[namespace_authority] auth_token must be a non-empty string")
+    return AssetcoreNamespaceAuthority(
+        base_url,
+        auth_token=token,
+        connect_timeout_ms=values.get("connect_timeout_ms", 500),
+        request_timeout_ms=values.get("request_timeout_ms", 2000),
+    )
+
+
 # --------------------------------------------------------------------------- providers
 
 
@@ -253,7 +274,12 @@ def decision_gate_audit_sinks() -> Iterable[Implementation[AuditSink]]:
 
 @hookimpl
 def decision_gate_namespace_authorities() -> Iterable[Implementation[NamespaceAuthority]]:
-    return [Implementation("none", _no_namespace_authority, "no external namespace check")]
+    return [
+        Implementation("none", _no_namespace_authority, "no external namespace check"),
+        Implementation(
+            "assetcore_http", _assetcore_namespace_authority, "Asset Core's namespace catalogue"
+        ),
+    ]
 
 
 @hookimpl

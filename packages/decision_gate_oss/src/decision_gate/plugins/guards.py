@@ -21,6 +21,7 @@ might hold secrets); only the exception type is recorded.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Final, TypeVar
@@ -243,3 +244,9 @@ class FailClosedNamespaceAuthority:
             self._timeout,
         )
         return NamespaceDecision.UNAVAILABLE if isinstance(result, _Failed) else result
+
+    async def close(self) -> None:
+        """Close the authority if it holds resources (an HTTP client); idempotent."""
+        close = getattr(self.inner, "close", None)
+        if close is not None and inspect.iscoroutinefunction(close):
+            await close()
