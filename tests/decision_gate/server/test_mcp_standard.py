@@ -31,7 +31,12 @@ from mcp_types import CallToolResult
 from server_harness import RunningServer, run_server, server_config
 
 from decision_gate.server.catalogue import output_problems, tool_contracts
-from decision_gate.server.mcp_standard import BoundedLines, StdioFraming, detect_stdio_framing
+from decision_gate.server.mcp_standard import (
+    BoundedLines,
+    StdioFraming,
+    detect_stdio_framing,
+    transport_security,
+)
 
 TOKEN = "mcp-test-token-0123456789abcdef"
 STAGES = ("build", "ship")
@@ -423,6 +428,19 @@ def test_a_foreign_host_header_is_refused_on_a_loopback_bind(server: RunningServ
     assert response.status_code in (403, 421)
 
 
+@pytest.mark.parametrize("bind", ["127.0.0.1:4000", "[::1]:4000", None])
+def test_a_loopback_bind_checks_host_and_origin(bind: str | None) -> None:
+    settings = transport_security(bind)
+
+    assert settings is not None
+    assert settings.enable_dns_rebinding_protection
+    assert settings.allowed_hosts == ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+
+
+def test_an_exposed_bind_leaves_host_checks_to_authentication() -> None:
+    assert transport_security("0.0.0.0:4000") is None
+
+
 def test_an_oversized_mcp_body_is_refused_before_parsing(tmp_path: Path) -> None:
     with run_server(server_config(str(tmp_path))) as running:
         response = httpx.post(
@@ -523,7 +541,7 @@ async def test_an_oversized_stdio_line_is_dropped_and_the_next_served() -> None:
     served = [line async for line in lines]
 
     assert served == ["{}\n", '{"a":1}\n']
-    assert "over 16 bytes" in errors.getvalue()
+    assert "over 16 characters was dropped" in errors.getvalue()
 
 
 # --------------------------------------------------------------------------- docs

@@ -39,7 +39,6 @@ from __future__ import annotations
 import contextlib
 import enum
 import io
-import ipaddress
 import json
 import sys
 from collections.abc import AsyncIterator, Mapping
@@ -58,8 +57,10 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from decision_gate import __version__
+from decision_gate.config import is_loopback_bind
 from decision_gate.config.model import DecisionGateConfig
 from decision_gate.core.errors import DecisionGateError
+from decision_gate.plugins.guards import AuditFailure
 from decision_gate.server.app import DecisionGateServer
 from decision_gate.server.auth import Caller
 from decision_gate.server.catalogue import contract_for
@@ -187,9 +188,12 @@ class StandardMcp:
         if raw_client_id is not None:
             problem = correlation_id_problem(raw_client_id)
             if problem is not None:
-                await rpc.security_event(
-                    info, "invalid_correlation_id", f"correlation_id_rejected: {problem}"
-                )
+                try:
+                    await rpc.security_event(
+                        info, "invalid_correlation_id", f"correlation_id_rejected: {problem}"
+                    )
+                except AuditFailure as failure:
+                    return await self._refused(info, failure)
                 return await self._refused(info, InvalidCorrelationId(problem))
             info = attrs.evolve(info, client_correlation_id=raw_client_id.strip())
         try:
@@ -274,16 +278,12 @@ def _id_text(request_id: Any) -> str | None:
 
 
 def transport_security(bind: str | None) -> TransportSecuritySettings | None:
-    """DNS-rebinding protection for a loopback bind; None (off) for any other bind."""
-    host = (bind or "127.0.0.1").rsplit(":", 1)[0].strip("[]")
-    if host == "localhost":
-        loopback = True
-    else:
-        try:
-            loopback = ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-    if not loopback:
+    """DNS-rebinding protection for a loopback bind; None (off) for an exposed one.
+
+    An exposed server needs bearer or mTLS auth (the bind policy), which a
+    page in a browser cannot borrow, so the Host check adds nothing there.
+    """
+    if bind is not None and not is_loopback_bind(bind):
         return None
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
@@ -390,7 +390,9 @@ class BoundedLines:
                 return line
             while line and not line.endswith("\n"):
                 line = await anyio.to_thread.run_sync(self._stream.readline, self._limit)
-            self._errors.write(f"{RequestTooLarge()}: stdio message over {self._limit} bytes\n")
+            self._errors.write(
+                f"{RequestTooLarge()}: a stdio line over {self._limit} characters was dropped\n"
+            )
             self._errors.flush()
 
 
