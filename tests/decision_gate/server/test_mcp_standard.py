@@ -484,6 +484,18 @@ async def test_a_scenario_runs_to_completion_over_stdio(stdio_config: Path, tmp_
     assert error["data"]["kind"] == "invalid_params"
 
 
+async def test_the_2026_protocol_works_over_stdio(stdio_config: Path) -> None:
+    command = StdioServerParameters(
+        command=sys.executable, args=["-m", "decision_gate", "serve", "--config", str(stdio_config)]
+    )
+    async with Client(command) as client:
+        version = client.session.protocol_version
+        listed = structured("providers_list", await client.call_tool("providers_list", {}))
+
+    assert version == "2026-07-28"
+    assert [p["provider_id"] for p in listed["providers"]] == ["env", "json", "time"]
+
+
 def test_serve_over_stdio_exits_cleanly_when_stdin_closes_first(stdio_config: Path) -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "decision_gate", "serve", "--config", str(stdio_config)],
