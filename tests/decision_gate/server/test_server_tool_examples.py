@@ -6,7 +6,10 @@ Two inputs are adapted, and only where the example cannot run anywhere:
 `scenario_define`'s spec names no tenant in the default namespace, which the
 namespace guard refuses under every configuration (pinned below), so it is
 defined with tenant 1; and the runpack examples' `/var/lib/...` directory is
-replaced by a temporary one. Every result must satisfy the tool's published
+replaced by a temporary one. The precheck example's data shape describes no
+condition of the example scenario, which strict validation (the default, as
+in the reference) refuses (pinned below), so that one example runs with
+`validation.strict = false`. Every result must satisfy the tool's published
 output schema.
 """
 
@@ -85,16 +88,34 @@ def test_every_tool_has_an_example() -> None:
     assert {param.values[0] for param in EXAMPLES} == {c.name for c in tool_contracts()}
 
 
+PERMISSIVE = "[validation]\nstrict = false\nallow_permissive = true\n"
+
+
 @pytest.mark.parametrize(("tool", "index", "arguments"), EXAMPLES)
 def test_the_example_call_succeeds_with_a_result_the_output_schema_accepts(
-    server: RunningServer, tmp_path: Path, tool: str, index: int, arguments: dict[str, Any]
+    tmp_path: Path, tool: str, index: int, arguments: dict[str, Any]
 ) -> None:
     arguments = copy.deepcopy(arguments)
-    prepare(server, tool, arguments, tmp_path)
+    (tmp_path / "evidence").mkdir()
+    extra = PERMISSIVE if tool == "precheck" else ""
+    with run_server(server_config(str(tmp_path / "evidence"), extra)) as server:
+        prepare(server, tool, arguments, tmp_path)
 
-    result = server.call(tool, arguments)
+        result = server.call(tool, arguments)
 
     assert output_problems(tool, result) == []
+
+
+def test_the_verbatim_precheck_example_is_refused_by_strict_validation(
+    server: RunningServer,
+) -> None:
+    server.call("scenario_define", {"spec": example_spec()})
+    server.call("schemas_register", example_input("schemas_register"))
+
+    status, error = server.error("precheck", example_input("precheck"))
+
+    assert (status, error["code"]) == (400, -32602)
+    assert error["message"] == "condition env_is_prod missing from data shape schema"
 
 
 def test_the_verbatim_define_example_is_refused_by_the_namespace_guard(

@@ -74,6 +74,7 @@ from decision_gate.server.correlation import sanitize_correlation_id
 from decision_gate.server.docs import DocsCatalogue
 from decision_gate.server.errors import MethodNotFound, ResponseTooLarge, Unauthorized
 from decision_gate.server.registry_acl import RegistryAcl
+from decision_gate.server.strict_validation import StrictValidator
 
 DEFAULT_NAMESPACE_ID: Final = 1
 MAX_LIST_LIMIT: Final = 1000
@@ -160,6 +161,7 @@ class ToolRouter:
         self.docs = docs
         self.authenticator = authenticator
         self.acl = RegistryAcl(config, seams.audit, clock=clock)
+        self.strict = StrictValidator(config.validation)
         self._clock = clock
         self._handlers: dict[str, Handler] = {
             "scenario_define": self._scenario_define,
@@ -279,6 +281,7 @@ class ToolRouter:
     async def _scenario_define(self, invocation: _Invocation) -> Any:
         spec = parse(ScenarioSpec, invocation.arguments["spec"], "spec")
         self.capabilities.validate_spec(spec)
+        self.strict.validate_spec(spec, self.capabilities)
         scenario_id, spec_hash = await self.plane.define(spec)
         return {"scenario_id": scenario_id, "spec_hash": spec_hash.to_json()}
 
@@ -663,6 +666,7 @@ class ToolRouter:
         spec = scenario.spec
         if spec.default_tenant_id is not None and spec.default_tenant_id != tenant_id:
             raise Unauthorized("precheck tenant does not match the scenario")
+        self.strict.validate_precheck(spec, record.schema)
         evidence = _asserted_evidence(spec, payload)
         result = engine.precheck(scenario, arguments.get("stage_id"), evidence, self.plane.config)
         response = to_json(result)
