@@ -302,3 +302,15 @@ def test_the_dev_permissive_warning_is_an_audit_event(evidence_root: str, tmp_pa
     events = [json.loads(line) for line in audit.read_text().splitlines()]
     assert events[0]["event"] == "security_audit"
     assert events[0]["message"] == "dev-permissive mode enabled"
+
+
+def test_the_reference_assetcore_authority_table_guards_namespaces(evidence_root: str) -> None:
+    extra = (
+        '[namespace.authority]\nmode = "assetcore_http"\n'
+        '[namespace.authority.assetcore]\nbase_url = "http://127.0.0.1:9"\n'
+        "connect_timeout_ms = 100\nrequest_timeout_ms = 500\n"
+    )
+    with run_server(server_config(evidence_root, extra)) as server:
+        status, error = server.error("scenario_define", {"spec": spec_in(2)})
+
+    assert (status, error["message"]) == (403, "unauthorized")

@@ -5,7 +5,9 @@ layer (`decision_gate.plugins.load_seams`), the engine configuration (trust
 lanes, dev-permissive, anchors), the provider capability registry and the
 docs catalogue, and wires them into one `RpcService` that every transport
 shares. The reference's `[server.audit]` table becomes a JSONL audit sink
-unless the config lists `[[audit_sinks]]` itself. Start-up fails closed:
+unless the config lists `[[audit_sinks]]` itself, and its
+`[namespace.authority] mode` selects the namespace authority implementation
+of that name (so `assetcore_http` without such a plugin stops start-up). Start-up fails closed:
 any error closes what was built and is raised typed.
 """
 
@@ -14,6 +16,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from typing import Any, TextIO
+
+import attrs
 
 from decision_gate.config.model import DecisionGateConfig
 from decision_gate.control_plane import ControlPlane
@@ -39,6 +43,14 @@ from decision_gate.server.tools import ToolRouter
 def seam_sections(config: DecisionGateConfig) -> dict[str, Any]:
     """The config tables handed to `load_seams`, with `[server.audit]` as a sink."""
     sections = dict(config.sections)
+    authority = config.namespace.authority
+    if "namespace_authority" not in sections and authority.mode != "none":
+        # The reference's `[namespace.authority]` selects an implementation by its mode; if
+        # none is installed under that name, start-up stops instead of running unchecked.
+        table: dict[str, Any] = {"type": authority.mode}
+        if authority.assetcore is not None:
+            table.update(attrs.asdict(authority.assetcore))
+        sections["namespace_authority"] = table
     if "audit_sinks" not in sections and config.server.audit.enabled:
         sink: dict[str, Any] = {"type": "jsonl"}
         if config.server.audit.path is not None:
