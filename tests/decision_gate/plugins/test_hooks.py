@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from decision_gate.core.errors import InvalidInput
 from decision_gate.plugins import ProtocolMismatch, Seams, load_seams
 from decision_gate.seams.access import CallContext, Principal
 from decision_gate.seams.audit_sink import AuditEvent, AuditEventKind
@@ -315,3 +316,11 @@ async def test_a_provider_answering_under_another_id_than_configured_is_refused(
             },
             environ={},
         )
+
+
+async def test_a_plugin_provider_cannot_be_selected_as_a_builtin(
+    install_plugin: InstallPlugin,
+) -> None:
+    install_plugin(ACME)
+    with pytest.raises(InvalidInput, match='acme: not a built-in provider; use type = "plugin"'):
+        await load_seams({"providers": [{"name": "acme", "type": "builtin"}]}, environ={})

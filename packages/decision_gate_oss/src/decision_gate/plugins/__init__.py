@@ -229,6 +229,10 @@ async def _providers(builder: _Builder, entries: Sequence[Mapping[str, Any]]) ->
             raise InvalidInput("[[providers]] name must be a non-empty string")
         if kind == "builtin":
             implementation: object = name
+            if not builder.catalogue.select(Seam.EVIDENCE_PROVIDER, name).plugin.builtin:
+                raise InvalidInput(
+                    f'[[providers]] {name}: not a built-in provider; use type = "plugin"'
+                )
         elif kind == "plugin":
             implementation = entry.get("implementation", name)
         else:
@@ -257,6 +261,8 @@ async def build_implementation(
     the policy, `name`/`implementation` for a provider), built through plugin
     discovery and checked against the Protocol exactly as `load_seams` does,
     without the guards. For tests and tools that need a single seam."""
+    if seam not in {s.value for s in Seam}:
+        raise InvalidInput(f"unknown seam {seam!r}; seams: {', '.join(s.value for s in Seam)}")
     seam = Seam(seam)
     catalogue = discover_plugins(
         only=only, disable_third_party=disable_third_party, environ=environ

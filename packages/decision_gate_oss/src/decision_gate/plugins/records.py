@@ -32,7 +32,6 @@ _T_co = TypeVar("_T_co", covariant=True)
 _NAME: Final = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
-
 class Seam(enum.StrEnum):
     """The pluggable parts; the value is the config table that selects one."""
 
