@@ -408,24 +408,53 @@ async def test_every_mcp_call_is_audited_like_an_rpc_call(tmp_path: Path) -> Non
     assert all(e["server_correlation_id"].startswith("dg-") for e in calls)
 
 
-def test_a_foreign_host_header_is_refused_on_a_loopback_bind(server: RunningServer) -> None:
-    initialize = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "probe", "version": "0"},
-        },
-    }
-    response = httpx.post(
-        f"{server.base_url}/mcp",
-        json=initialize,
-        headers={"host": "attacker.example", "accept": "application/json, text/event-stream"},
-    )
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "probe", "version": "0"},
+    },
+}
+ACCEPT = {"accept": "application/json, text/event-stream"}
 
-    assert response.status_code in (403, 421)
+
+@contextlib.contextmanager
+def audited_server(tmp_path: Path) -> Iterator[tuple[RunningServer, Path]]:
+    audit = tmp_path / "audit.jsonl"
+    extra = f'\n[server.audit]\nenabled = true\npath = "{audit}"\n'
+    with run_server(server_config(str(tmp_path), extra)) as running:
+        yield running, audit
+
+
+def audit_events(audit: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in audit.read_text().splitlines()]
+
+
+def test_a_foreign_host_header_is_refused_and_audited(tmp_path: Path) -> None:
+    with audited_server(tmp_path) as (running, audit):
+        response = httpx.post(
+            f"{running.base_url}/mcp",
+            json=INITIALIZE,
+            headers={**ACCEPT, "host": "attacker.example"},
+        )
+
+    assert response.status_code == 421
+    events = audit_events(audit)
+    assert [e["kind"] for e in events if e.get("event") == "security_audit"] == [
+        "transport_security_rejected"
+    ]
+    (refused,) = [e for e in events if e.get("event") == "mcp_request"]
+    assert (refused["outcome"], refused["error_kind"]) == ("Error", "invalid_request")
+
+
+def test_a_get_stream_is_not_offered(server: RunningServer) -> None:
+    response = httpx.get(f"{server.base_url}/mcp", headers=ACCEPT, timeout=10)
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
 
 
 @pytest.mark.parametrize("bind", ["127.0.0.1:4000", "[::1]:4000", None])
@@ -441,18 +470,17 @@ def test_an_exposed_bind_leaves_host_checks_to_authentication() -> None:
     assert transport_security("0.0.0.0:4000") is None
 
 
-def test_an_oversized_mcp_body_is_refused_before_parsing(tmp_path: Path) -> None:
-    with run_server(server_config(str(tmp_path))) as running:
+def test_an_oversized_mcp_body_is_refused_before_parsing_and_audited(tmp_path: Path) -> None:
+    with audited_server(tmp_path) as (running, audit):
         response = httpx.post(
             f"{running.base_url}/mcp",
             content=b"{" + b" " * 2_000_000,
-            headers={
-                "content-type": "application/json",
-                "accept": "application/json, text/event-stream",
-            },
+            headers={**ACCEPT, "content-type": "application/json"},
         )
 
     assert response.status_code == 413
+    (refused,) = [e for e in audit_events(audit) if e.get("event") == "mcp_request"]
+    assert (refused["error_code"], refused["error_kind"]) == (-32070, "request_too_large")
 
 
 # --------------------------------------------------------------------------- stdio

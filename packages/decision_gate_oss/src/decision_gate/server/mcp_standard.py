@@ -54,7 +54,8 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 from starlette.requests import Request
-from starlette.types import Receive, Scope, Send
+from starlette.responses import PlainTextResponse
+from starlette.types import Message, Receive, Scope, Send
 
 from decision_gate import __version__
 from decision_gate.config import is_loopback_bind
@@ -67,6 +68,7 @@ from decision_gate.server.catalogue import contract_for
 from decision_gate.server.correlation import correlation_id_problem
 from decision_gate.server.errors import (
     InvalidCorrelationId,
+    InvalidRequest,
     Overloaded,
     RateLimited,
     RequestTooLarge,
@@ -87,6 +89,7 @@ INSTRUCTIONS: Final = (
     "decision_gate_docs_search answers questions about the tools."
 )
 SdkContext = ServerRequestContext[Any, Any]
+_TRANSPORT_SECURITY_STATUSES: Final = frozenset({403, 421})
 _LOOPBACK_HOSTS: Final = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
 _LOOPBACK_ORIGINS: Final = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
 
@@ -211,6 +214,29 @@ class StandardMcp:
             self.guards.inflight.release()
         return _ForwardedReply(reply, info.server_correlation_id, _id_text(request_id))
 
+    async def audit_transport_refusal(self, request: Request, status: int) -> None:
+        """Audit a request the SDK refused before any handler ran (size, Host, framing).
+
+        The answer has been sent, so an audit failure here cannot change it.
+        """
+        caller, raw_client_id = _caller(request)
+        info = RpcRequestInfo(
+            caller=caller,
+            server_correlation_id=self.server.correlation_ids.issue(),
+            client_correlation_id=raw_client_id.strip()
+            if raw_client_id is not None and correlation_id_problem(raw_client_id) is None
+            else None,
+        )
+        error: DecisionGateError = (
+            RequestTooLarge() if status == 413 else InvalidRequest("invalid request")
+        )
+        with contextlib.suppress(AuditFailure):
+            if status in _TRANSPORT_SECURITY_STATUSES:
+                await self.server.rpc.security_event(
+                    info, "transport_security_rejected", f"host or origin rejected ({status})"
+                )
+            await self._refused(info, error)
+
     async def _refused(self, info: RpcRequestInfo, error: DecisionGateError) -> _ForwardedReply:
         reply = await self.server.rpc.audited(
             error_reply(RpcError.from_exception(error)), info, "Invalid", None, None
@@ -297,6 +323,7 @@ class StandardMcpEndpoint:
 
     def __init__(self) -> None:
         self._manager: StreamableHTTPSessionManager | None = None
+        self._standard: StandardMcp | None = None
 
     @contextlib.asynccontextmanager
     async def serving(
@@ -315,17 +342,35 @@ class StandardMcpEndpoint:
             max_request_body_size=server.config.server.max_body_bytes,
         )
         async with manager.run():
-            self._manager = manager
+            self._manager, self._standard = manager, standard
             try:
                 yield
             finally:
-                self._manager = None
+                self._manager, self._standard = None, None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        manager = self._manager
-        if manager is None:
+        manager, standard = self._manager, self._standard
+        if manager is None or standard is None:
             raise RuntimeError("/mcp is served only while the app's lifespan is running")
-        await manager.handle_request(scope, receive, send)
+        if scope["method"] != "POST":
+            # Stateless: no session to delete and nothing the server would push on a
+            # GET stream, which would only hold a connection open (the spec allows 405).
+            response = PlainTextResponse(
+                "method not allowed", status_code=405, headers={"allow": "POST"}
+            )
+            await response(scope, receive, send)
+            await standard.audit_transport_refusal(Request(scope), 405)
+            return
+        statuses: list[int] = []
+
+        async def observed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+            await send(message)
+
+        await manager.handle_request(scope, receive, observed)
+        if statuses and statuses[0] >= 400:
+            await standard.audit_transport_refusal(Request(scope), statuses[0])
 
 
 # ---------------------------------------------------------------------- stdio
