@@ -27,6 +27,7 @@ from decision_gate.server.correlation import correlation_id_problem
 from decision_gate.server.errors import InvalidCorrelationId, Overloaded, RateLimited, RpcError
 from decision_gate.server.limits import InflightLimit, RateLimiter
 from decision_gate.server.mcp_standard import StandardMcpEndpoint
+from decision_gate.server.openapi import openapi_document
 from decision_gate.server.rpc import RpcReply, RpcRequestInfo, error_reply
 
 SERVER_CORRELATION_HEADER: Final = "x-server-correlation-id"
@@ -178,12 +179,18 @@ def create_app(
             return JSONResponse({"status": "ready"})
         return JSONResponse({"status": "not_ready"}, status_code=503)
 
+    async def openapi(_: Request) -> Response:
+        running: DecisionGateServer = state["server"]
+        tools = running.router.listed_tools()
+        return JSONResponse(openapi_document(tools, resources=running.docs.resources_enabled))
+
     return Starlette(
         routes=[
             Route("/rpc", rpc, methods=["POST"]),
             Route("/mcp", mcp, methods=["GET", "POST", "DELETE"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
         ],
         lifespan=lifespan,
     )
