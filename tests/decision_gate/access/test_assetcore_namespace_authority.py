@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -14,6 +14,7 @@ from decision_gate.access.assetcore import AssetcoreNamespaceAuthority
 from decision_gate.core.errors import InvalidInput
 from decision_gate.plugins import load_seams
 from decision_gate.seams.namespace_authority import NamespaceDecision
+from decision_gate.testing.namespace_authority import *  # noqa: F403
 
 # namespace id -> what the fake write daemon answers
 STATUSES = {10: 200, 11: 404, 12: 401, 13: 403, 14: 500, 15: 302}
@@ -140,3 +141,11 @@ async def test_selected_by_config_it_answers_through_the_guard(assetcore: AssetC
     assert await seams.namespace_authority.check(1, 10) is NamespaceDecision.ALLOWED
     assert await seams.namespace_authority.check(1, 11) is NamespaceDecision.DENIED
     await seams.close()
+
+
+@pytest.fixture
+async def namespace_authority(assetcore: AssetCore) -> AsyncIterator[AssetcoreNamespaceAuthority]:
+    """For the kit's namespace authority suite, imported above: this authority, live daemon."""
+    authority = AssetcoreNamespaceAuthority(assetcore.url, request_timeout_ms=500)
+    yield authority
+    await authority.close()

@@ -16,6 +16,8 @@ test modules next to the fixture it names:
 | `decision_gate.testing.usage_meter_quota` | `usage_meter_with_limit(metric, units)` |
 | `decision_gate.testing.audit_sink` | `audit_sink` and `read_audit_events()` |
 | `decision_gate.testing.tampering` | the store fixtures above and `tamper` |
+| `decision_gate.testing.namespace_authority` | `namespace_authority` |
+| `decision_gate.testing.evidence_provider` | `evidence_provider`, `evidence_queries` |
 
 `build_implementation(seam, section)` builds an implementation the way the
 server does (entry-point discovery, selection by name, Protocol check), so a
