@@ -30,10 +30,14 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult
 from server_harness import RunningServer, run_server, server_config
 
+from decision_gate.config.model import AuthConfig, AuthMode, Transport
+from decision_gate.server.auth import Authenticator
 from decision_gate.server.catalogue import output_problems, tool_contracts
+from decision_gate.server.errors import Unauthenticated
 from decision_gate.server.mcp_standard import (
     BoundedLines,
     StdioFraming,
+    caller_for,
     detect_stdio_framing,
     transport_security,
 )
@@ -455,6 +459,13 @@ def test_a_get_stream_is_not_offered(server: RunningServer) -> None:
 
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
+
+
+def test_an_http_message_without_its_request_gets_no_local_trust() -> None:
+    caller, _ = caller_for(Transport.HTTP, None)
+
+    with pytest.raises(Unauthenticated):
+        Authenticator(AuthConfig(mode=AuthMode.LOCAL_ONLY)).authenticate(caller)
 
 
 @pytest.mark.parametrize("bind", ["127.0.0.1:4000", "[::1]:4000", None])

@@ -59,7 +59,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from decision_gate import __version__
 from decision_gate.config import is_loopback_bind
-from decision_gate.config.model import DecisionGateConfig
+from decision_gate.config.model import DecisionGateConfig, Transport
 from decision_gate.core.errors import DecisionGateError
 from decision_gate.plugins.guards import AuditFailure
 from decision_gate.server.app import DecisionGateServer
@@ -113,9 +113,12 @@ class RequestGuards:
 class StandardMcp:
     """One SDK `Server` whose handlers forward to a running `DecisionGateServer`."""
 
-    def __init__(self, server: DecisionGateServer, guards: RequestGuards) -> None:
+    def __init__(
+        self, server: DecisionGateServer, guards: RequestGuards, *, transport: Transport
+    ) -> None:
         self.server = server
         self.guards = guards
+        self.transport = transport
         resources = server.docs.resources_enabled
         self.sdk: Server[Any] = Server(
             SERVER_NAME,
@@ -178,16 +181,17 @@ class StandardMcp:
     async def _forward(self, ctx: SdkContext, method: str, params: Any) -> _ForwardedReply:
         """Guard, then hand the reference request to the shared `RpcService`."""
         request_id = ctx.request_id
-        caller, raw_client_id = _caller(ctx.request)
+        caller, raw_client_id = caller_for(self.transport, ctx.request)
         rpc = self.server.rpc
-        info = RpcRequestInfo(
-            caller=caller, server_correlation_id=self.server.correlation_ids.issue()
-        )
         body: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
         if params is not None:
             body["params"] = params
         encoded = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        info = attrs.evolve(info, request_bytes=len(encoded))
+        info = RpcRequestInfo(
+            caller=caller,
+            server_correlation_id=self.server.correlation_ids.issue(),
+            request_bytes=len(encoded),
+        )
         if raw_client_id is not None:
             problem = correlation_id_problem(raw_client_id)
             if problem is not None:
@@ -219,7 +223,7 @@ class StandardMcp:
 
         The answer has been sent, so an audit failure here cannot change it.
         """
-        caller, raw_client_id = _caller(request)
+        caller, raw_client_id = caller_for(self.transport, request)
         info = RpcRequestInfo(
             caller=caller,
             server_correlation_id=self.server.correlation_ids.issue(),
@@ -251,10 +255,16 @@ class _ForwardedReply:
     id_text: str | None
 
 
-def _caller(request: Any) -> tuple[Caller, str | None]:
-    """Who sent the request: an HTTP peer (with its headers) or the stdio parent."""
-    if not isinstance(request, Request):
+def caller_for(transport: Transport, request: Any) -> tuple[Caller, str | None]:
+    """Who sent the request: the stdio parent, or an HTTP peer with its headers.
+
+    An HTTP message without its request carries no identity at all, which
+    every auth mode refuses - never the trust stdio gets.
+    """
+    if transport is Transport.STDIO:
         return Caller(transport="stdio"), None
+    if not isinstance(request, Request):
+        return Caller(transport="http"), None
     caller = Caller(
         transport="http",
         peer_ip=request.client.host if request.client is not None else None,
@@ -333,7 +343,9 @@ class StandardMcpEndpoint:
         rate_limiter: RateLimiter | None,
     ) -> AsyncIterator[None]:
         """Serve `server` at `/mcp`, sharing `/rpc`'s inflight and rate limits."""
-        standard = StandardMcp(server, RequestGuards(inflight, rate_limiter))
+        standard = StandardMcp(
+            server, RequestGuards(inflight, rate_limiter), transport=Transport.HTTP
+        )
         manager = StreamableHTTPSessionManager(
             app=standard.sdk,
             json_response=True,
@@ -466,7 +478,9 @@ async def serve_newline_stdio(
     `stdin` is read through the caller's buffer, so bytes already peeked by
     `detect_stdio_framing` are the first ones served.
     """
-    standard = StandardMcp(server, RequestGuards.for_config(server.config))
+    standard = StandardMcp(
+        server, RequestGuards.for_config(server.config), transport=Transport.STDIO
+    )
     text_in = io.TextIOWrapper(stdin, encoding="utf-8", errors="replace", newline="\n")
     lines = BoundedLines(
         text_in, server.config.server.max_body_bytes, errors if errors is not None else sys.stderr
