@@ -18,6 +18,7 @@ test modules next to the fixture it names:
 | `decision_gate.testing.tampering` | the store fixtures above and `tamper` |
 | `decision_gate.testing.namespace_authority` | `namespace_authority` |
 | `decision_gate.testing.evidence_provider` | `evidence_provider`, `evidence_queries` |
+| `decision_gate.testing.dispatch` | `policy_decider` and/or `dispatcher` |
 
 `build_implementation(seam, section)` builds an implementation the way the
 server does (entry-point discovery, selection by name, Protocol check), so a
