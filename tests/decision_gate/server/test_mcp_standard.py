@@ -9,6 +9,7 @@ against the published `outputSchema`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -23,6 +24,8 @@ from typing import Any
 import httpx
 import httpx2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mcp import Client, ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
@@ -32,7 +35,7 @@ from server_harness import RunningServer, run_server, server_config
 
 from decision_gate.config.model import AuthConfig, AuthMode, Transport
 from decision_gate.server.auth import Authenticator
-from decision_gate.server.catalogue import output_problems, tool_contracts
+from decision_gate.server.catalogue import TOOL_NAMES, output_problems, tool_contracts
 from decision_gate.server.errors import Unauthenticated
 from decision_gate.server.mcp_standard import (
     BoundedLines,
@@ -324,6 +327,48 @@ async def test_a_domain_error_is_an_error_result_not_a_crash(server: RunningServ
     error = error_of(missing)
     assert (error["code"], error["data"]["kind"]) == (-32004, "not_found")
     assert not still_serving.is_error
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def test_any_arguments_get_a_schema_valid_result_or_a_well_formed_error(tmp_path: Path) -> None:
+    async def call(base_url: str, name: str, arguments: dict[str, Any]) -> CallToolResult:
+        async with mcp_over_http(base_url) as session:
+            result = await session.call_tool(name, arguments)
+        assert isinstance(result, CallToolResult)
+        return result
+
+    with run_server(server_config(str(tmp_path))) as running:
+
+        @settings(max_examples=100, deadline=None)
+        @given(
+            st.sampled_from((*TOOL_NAMES, "no_such_tool")),
+            st.dictionaries(st.text(max_size=10), JSON_VALUES, max_size=5),
+        )
+        def answers(name: str, arguments: dict[str, Any]) -> None:
+            result = asyncio.run(call(running.base_url, name, arguments))
+            if not result.is_error:
+                structured(name, result)
+                return
+            error = error_of(result)
+            assert isinstance(error["code"], int)
+            assert error["code"] < 0
+            assert isinstance(error["message"], str)
+            assert isinstance(error["data"]["kind"], str)
+            assert isinstance(error["data"]["retryable"], bool)
+
+        answers()
 
 
 async def test_an_unknown_tool_is_an_error_result_naming_method_not_found(
