@@ -23,8 +23,8 @@ Config tables (`sections`), all optional:
 | `policy` | table | `engine` | `permit_all` |
 | `dispatcher` | table | `type` | `record` |
 
-A `[[providers]]` entry with `type = "builtin"` selects the implementation
-named like the entry's `name`; `type = "plugin"` selects `implementation`
+A `[[providers]]` entry with `type = "builtin"` selects decision-gate's own
+implementation named like the entry's `name`; `type = "plugin"` selects `implementation`
 (default: `name`); `type = "mcp"` entries are left to the server. The
 provider's `provider_id` must equal `name`.
 
