@@ -36,6 +36,7 @@ from decision_gate.server.auth import Authenticator
 from decision_gate.server.capabilities import CapabilityRegistry
 from decision_gate.server.correlation import ServerCorrelationIds
 from decision_gate.server.docs import DocsCatalogue
+from decision_gate.server.metrics import ServerMetrics
 from decision_gate.server.rpc import RpcService
 from decision_gate.server.tools import ToolRouter
 
@@ -125,8 +126,14 @@ class DecisionGateServer:
             self.docs,
             authenticator=self.authenticator,
         )
+        self.metrics = ServerMetrics()
         self.rpc = RpcService(
-            self.router, self.authenticator, self.docs, seams.audit, auth_log=auth_log
+            self.router,
+            self.authenticator,
+            self.docs,
+            seams.audit,
+            auth_log=auth_log,
+            metrics=self.metrics,
         )
 
     @classmethod

@@ -6,7 +6,8 @@ correlation id is issued; the client's `x-correlation-id` is validated; an
 inflight permit is taken (503 when none is free); the rate limit is counted
 (429); and only then is the body handed to the JSON-RPC service. Every
 `/rpc` response carries `x-server-correlation-id`, and echoes a valid client
-id. In SSE mode the same response is sent as one `data:` event.
+id. In SSE mode the same response is sent as one `data:` event. `GET /metrics`
+is served by `server.scrape` under the same auth mode.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from decision_gate.server.limits import InflightLimit, RateLimiter
 from decision_gate.server.mcp_standard import StandardMcpEndpoint
 from decision_gate.server.openapi import openapi_document
 from decision_gate.server.rpc import RpcReply, RpcRequestInfo, error_reply
+from decision_gate.server.scrape import scrape
 
 SERVER_CORRELATION_HEADER: Final = "x-server-correlation-id"
 CLIENT_CORRELATION_HEADER: Final = "x-correlation-id"
@@ -73,6 +75,7 @@ class RpcEndpoint:
         try:
             body = await read_body(request, self.max_body_bytes)
         except BodyTooLarge:
+            self.server.metrics.refused_unread("size", "sse" if self.sse else "http")
             return PlainTextResponse(TOO_LARGE_TEXT, status_code=413)
         server_id = self.server.correlation_ids.issue()
         caller = Caller(
@@ -184,6 +187,9 @@ def create_app(
         tools = running.router.listed_tools()
         return JSONResponse(openapi_document(tools, resources=running.docs.resources_enabled))
 
+    async def metrics(request: Request) -> Response:
+        return await scrape(state["server"], request)
+
     return Starlette(
         routes=[
             Route("/rpc", rpc, methods=["POST"]),
@@ -191,6 +197,7 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

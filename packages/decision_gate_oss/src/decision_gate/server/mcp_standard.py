@@ -191,6 +191,7 @@ class StandardMcp:
             caller=caller,
             server_correlation_id=self.server.correlation_ids.issue(),
             request_bytes=len(encoded),
+            standard_mcp=True,
         )
         if raw_client_id is not None:
             problem = correlation_id_problem(raw_client_id)
@@ -230,6 +231,7 @@ class StandardMcp:
             client_correlation_id=raw_client_id.strip()
             if raw_client_id is not None and correlation_id_problem(raw_client_id) is None
             else None,
+            standard_mcp=True,
         )
         error: DecisionGateError = (
             RequestTooLarge() if status == 413 else InvalidRequest("invalid request")

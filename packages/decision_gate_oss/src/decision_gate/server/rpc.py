@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable
 from typing import Any, Final, TextIO
 
@@ -39,6 +40,7 @@ from decision_gate.server.errors import (
     Unauthenticated,
     Unauthorized,
 )
+from decision_gate.server.metrics import ServerMetrics
 from decision_gate.server.tools import ToolCall, ToolRouter
 
 _METHOD_LABELS: Final = {
@@ -69,6 +71,12 @@ class RpcRequestInfo:
     server_correlation_id: str
     client_correlation_id: str | None = None
     request_bytes: int = 0
+    standard_mcp: bool = False
+
+    @property
+    def metrics_transport(self) -> str:
+        """The transport label of the metrics: `mcp` for standard MCP on any carrier."""
+        return "mcp" if self.standard_mcp else self.caller.transport
 
 
 def error_reply(
@@ -97,7 +105,9 @@ class RpcService:
         *,
         auth_log: TextIO | None = None,
         clock: Callable[[], int] = epoch_millis,
+        metrics: ServerMetrics | None = None,
     ) -> None:
+        self.metrics = metrics if metrics is not None else ServerMetrics()
         self.router = router
         self.authenticator = authenticator
         self.docs = docs
@@ -106,6 +116,10 @@ class RpcService:
         self._clock = clock
 
     async def handle(self, body: bytes, info: RpcRequestInfo) -> RpcReply:
+        with self.metrics.in_flight(info.metrics_transport):
+            return await self._handle(body, info, time.perf_counter())
+
+    async def _handle(self, body: bytes, info: RpcRequestInfo, started: float) -> RpcReply:
         method_label, tool = "Invalid", None
         request_id: Any = None
         id_text: str | None = None
@@ -138,7 +152,10 @@ class RpcService:
                 }
             )
             reply = error_reply(RpcError.from_exception(error), request_id, id_text)
-        return await self.audited(reply, info, method_label, tool, id_text)
+        reply = await self.audited(reply, info, method_label, tool, id_text)
+        elapsed = time.perf_counter() - started
+        self.metrics.handled(method_label, tool, info.metrics_transport, elapsed)
+        return reply
 
     async def audited(
         self,
@@ -173,9 +190,10 @@ class RpcService:
         try:
             await self.audit.emit(event)
         except AuditFailure as failure:
-            return error_reply(
+            reply = error_reply(
                 RpcError.from_exception(failure), reply.body.get("id"), request_id_text
             )
+        self.metrics.answered(method_label, tool, info.metrics_transport, reply.error)
         return reply
 
     async def security_event(self, info: RpcRequestInfo, kind: str, message: str) -> None:
