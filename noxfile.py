@@ -29,6 +29,8 @@ TEST_DEPS = (
     "mcp>=1.20",
     "cryptography>=42",
     "uv>=0.4",
+    "schemathesis>=4.0",
+    "openapi-spec-validator>=0.7",
 )
 
 

@@ -154,7 +154,7 @@ def _error_schema(pairs: Iterable[tuple[int, str]], *, retry_after: bool = False
         "required": ["jsonrpc", "id", "error"],
         "properties": {
             "jsonrpc": {"const": "2.0"},
-            "id": _ref("JsonRpcId"),
+            "id": _ref("EchoedId"),
             "error": {
                 "type": "object",
                 "additionalProperties": False,
@@ -175,7 +175,7 @@ def _result_schema(result: Any) -> Any:
         "type": "object",
         "additionalProperties": False,
         "required": ["jsonrpc", "id", "result"],
-        "properties": {"jsonrpc": {"const": "2.0"}, "id": _ref("JsonRpcId"), "result": result},
+        "properties": {"jsonrpc": {"const": "2.0"}, "id": _ref("EchoedId"), "result": result},
     }
 
 
@@ -304,6 +304,9 @@ def openapi_document(tools: Sequence[str], *, resources: bool) -> dict[str, Any]
             }
         )
     schemas["JsonRpcId"] = {"type": ["string", "number", "null"]}
+    schemas["EchoedId"] = {
+        "description": "The request's id, echoed verbatim whatever JSON it was; null if unparsed."
+    }
     schemas["JsonRpcRequest"] = {"oneOf": requests}
     schemas["JsonRpcAnswer"] = {
         "oneOf": [
