@@ -9,10 +9,20 @@ from decision_gate.core.engine import Dispatcher, PolicyDecider
 from decision_gate.testing import build_implementation
 from decision_gate.testing.dispatch import *  # noqa: F403
 
+STATIC = {
+    "default": "deny",
+    "rules": [
+        {"effect": "deny", "target_kinds": ["channel"]},
+        {"effect": "permit", "targets": [{"target_kind": "external", "system": "ticketing"}]},
+        {"effect": "permit", "target_kinds": ["agent"], "packet_ids": ["packet-1"]},
+    ],
+}
 
-@pytest.fixture(params=["permit_all", "deny_all"])
+
+@pytest.fixture(params=["permit_all", "deny_all", "static"])
 async def policy_decider(request: pytest.FixtureRequest) -> PolicyDecider:
-    policy: PolicyDecider = await build_implementation("policy_decider", {"engine": request.param})
+    section = {"engine": request.param, "static": STATIC if request.param == "static" else None}
+    policy: PolicyDecider = await build_implementation("policy_decider", section)
     return policy
 
 

@@ -19,9 +19,11 @@ from decision_gate.audit.jsonl import JsonlAuditSink
 from decision_gate.core.engine import Dispatcher, PermitAll, PolicyDecider, RecordingDispatcher
 from decision_gate.core.errors import InvalidInput
 from decision_gate.core.model import DispatchTarget, PacketEnvelope, PacketPayload
+from decision_gate.dispatch_policy import StaticDispatchPolicy
 from decision_gate.plugins.hookspecs import hookimpl
 from decision_gate.plugins.records import Implementation
 from decision_gate.providers.env import EnvProvider
+from decision_gate.providers.http import HttpProvider
 from decision_gate.providers.json_file import JsonFileProvider
 from decision_gate.providers.time import TimeProvider
 from decision_gate.registry.memory import MemorySchemaRegistry
@@ -206,6 +208,22 @@ def _json_provider(entry: Mapping[str, Any]) -> EvidenceProvider:
     return JsonFileProvider(**config)
 
 
+def _http_provider(entry: Mapping[str, Any]) -> EvidenceProvider:
+    config = settings(
+        _provider_config(entry, "http"),
+        {
+            "allow_http",
+            "timeout_ms",
+            "max_response_bytes",
+            "allowed_hosts",
+            "user_agent",
+            "hash_algorithm",
+        },
+        "providers.http.config",
+    )
+    return HttpProvider(**config)
+
+
 # --------------------------------------------------------------------------- dispatch
 
 
@@ -226,6 +244,14 @@ def _permit_all(section: Mapping[str, Any]) -> PolicyDecider:
 def _deny_all(section: Mapping[str, Any]) -> PolicyDecider:
     settings(section, {"engine", "static"}, "policy")
     return DenyAll()
+
+
+def _static_policy(section: Mapping[str, Any]) -> PolicyDecider:
+    settings(section, {"engine", "static"}, "policy")
+    static = section.get("static")
+    if static is None:
+        raise InvalidInput('[policy] engine = "static" requires a [policy.static] table')
+    return StaticDispatchPolicy.from_config(static)
 
 
 def _recording_dispatcher(section: Mapping[str, Any]) -> Dispatcher:
@@ -288,6 +314,7 @@ def decision_gate_evidence_providers() -> Iterable[Implementation[EvidenceProvid
         Implementation("time", _time_provider, "compares against the trigger time"),
         Implementation("env", _env_provider, "reads allowed environment variables"),
         Implementation("json", _json_provider, "reads JSON/YAML files below a root"),
+        Implementation("http", _http_provider, "one bounded GET: status or body hash"),
     ]
 
 
@@ -296,6 +323,7 @@ def decision_gate_policy_deciders() -> Iterable[Implementation[PolicyDecider]]:
     return [
         Implementation("permit_all", _permit_all, "discloses every packet"),
         Implementation("deny_all", _deny_all, "discloses no packet"),
+        Implementation("static", _static_policy, "ordered rules over targets and packets"),
     ]
 
 
