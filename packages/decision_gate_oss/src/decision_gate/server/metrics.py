@@ -32,7 +32,8 @@ OK: Final = "ok"
 CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
 
 TRANSPORTS: Final = frozenset({"http", "sse", "stdio", "mcp"})
-TOOLS: Final = frozenset(TOOL_NAMES) | {NO_TOOL}
+CONTRACT_TOOLS: Final = frozenset(TOOL_NAMES)
+TOOLS: Final = CONTRACT_TOOLS | {NO_TOOL}
 OUTCOMES: Final = frozenset(
     {
         OK,
@@ -99,7 +100,8 @@ def bounded(value: str | None, allowed: frozenset[str]) -> str:
 
 
 def tool_label(tool: str | None) -> str:
-    return NO_TOOL if tool is None else bounded(tool, TOOLS)
+    """`unknown` only when no tool was named: a client naming "unknown" gets `other`."""
+    return NO_TOOL if tool is None else bounded(tool, CONTRACT_TOOLS)
 
 
 class ServerMetrics:
