@@ -1,0 +1,141 @@
+"""Server-wide behaviour over time: the inflight cap under a held request, restarts on SQLite."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from server_harness import run_server, server_config
+
+SPEC: dict[str, Any] = {
+    "scenario_id": "durable",
+    "namespace_id": 1,
+    "spec_version": "1",
+    "default_tenant_id": 1,
+    "policies": [],
+    "schemas": [],
+    "conditions": [
+        {
+            "condition_id": "later",
+            "comparator": "equals",
+            "expected": True,
+            "policy_tags": [],
+            "query": {"provider_id": "time", "check_id": "after", "params": {"timestamp": 1}},
+        }
+    ],
+    "stages": [
+        {
+            "stage_id": "main",
+            "entry_packets": [],
+            "gates": [{"gate_id": "wait", "requirement": {"Condition": "later"}}],
+            "advance_to": {"kind": "terminal"},
+            "on_timeout": "fail",
+            "timeout": None,
+        }
+    ],
+}
+
+
+def json_query(file: str) -> dict[str, Any]:
+    return {
+        "query": {"provider_id": "json", "check_id": "path", "params": {"file": file}},
+        "context": {
+            "tenant_id": 1,
+            "namespace_id": 1,
+            "run_id": "r",
+            "scenario_id": "s",
+            "stage_id": "main",
+            "trigger_id": "t",
+            "trigger_time": {"kind": "logical", "value": 1},
+            "correlation_id": None,
+        },
+    }
+
+
+def test_a_request_beyond_max_inflight_is_refused_with_503(tmp_path: Path) -> None:
+    root = tmp_path / "evidence"
+    root.mkdir()
+    os.mkfifo(root / "held.json")
+    config = server_config(str(root), "[server.limits]\nmax_inflight = 1\n")
+    with run_server(config) as server:
+        held: dict[str, Any] = {}
+
+        def hold() -> None:
+            with httpx.Client(base_url=server.base_url, timeout=30) as client:
+                body = {
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "tools/call",
+                    "params": {"name": "evidence_query", "arguments": json_query("held.json")},
+                }
+                held["response"] = client.post("/rpc", json=body)
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        deadline = time.monotonic() + 10
+        refused = server.rpc("tools/list")
+        while refused.status_code != 503 and time.monotonic() < deadline:
+            time.sleep(0.02)
+            refused = server.rpc("tools/list")
+        with open(root / "held.json", "wb") as writer:
+            writer.write(b'{"ok": true}')
+        holder.join(timeout=30)
+        after = server.rpc("tools/list")
+
+    error = refused.json()["error"]
+    assert refused.status_code == 503
+    assert (error["code"], error["message"]) == (-32072, "server overloaded")
+    assert (error["data"]["kind"], error["data"]["retryable"]) == ("inflight_limit", True)
+    assert held["response"].status_code == 200
+    assert after.status_code == 200
+
+
+def test_runs_schemas_and_scenarios_survive_a_restart_on_sqlite(tmp_path: Path) -> None:
+    (tmp_path / "evidence").mkdir()
+    stores = (
+        f'[run_state_store]\ntype = "sqlite"\npath = "{tmp_path / "runs.db"}"\n'
+        f'[schema_registry]\ntype = "sqlite"\npath = "{tmp_path / "registry.db"}"\n'
+    )
+    config = server_config(str(tmp_path / "evidence"), stores)
+    status = {
+        "scenario_id": "durable",
+        "request": {
+            "run_id": "run-1",
+            "tenant_id": 1,
+            "namespace_id": 1,
+            "requested_at": {"kind": "logical", "value": 5},
+            "correlation_id": None,
+        },
+    }
+    with run_server(config) as first:
+        first.call("scenario_define", {"spec": SPEC})
+        first.call(
+            "scenario_start",
+            {
+                "scenario_id": "durable",
+                "run_config": {
+                    "tenant_id": 1,
+                    "namespace_id": 1,
+                    "run_id": "run-1",
+                    "scenario_id": "durable",
+                    "dispatch_targets": [],
+                    "policy_tags": [],
+                },
+                "started_at": {"kind": "logical", "value": 0},
+                "issue_entry_packets": False,
+            },
+        )
+        before = first.call("scenario_status", status)
+
+    with run_server(config) as second:
+        after = second.call("scenario_status", status)
+        listed = second.call(
+            "scenarios_list", {"tenant_id": 1, "namespace_id": 1, "cursor": None, "limit": 10}
+        )
+
+    assert before["status"] == after["status"] == "active"
+    assert [item["scenario_id"] for item in listed["items"]] == ["durable"]
