@@ -229,3 +229,12 @@ async def test_every_configured_audit_sink_receives_every_event(broken: str) -> 
     for event in events:
         await seams.audit.emit(event)
     assert [sink.events for sink in seams.audit_sinks] == [events] * 3  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("table", ["run_state_store", "schema_registry"])
+async def test_a_memory_store_with_sqlite_settings_is_refused_not_ignored(table: str) -> None:
+    section = {"type": "memory", "journal_mode": "delete", "path": "x.db"}
+    with pytest.raises(
+        InvalidInput, match=rf'\[{table}\] journal_mode, path: only used with type = "sqlite"'
+    ):
+        await load_seams({table: section}, environ={})

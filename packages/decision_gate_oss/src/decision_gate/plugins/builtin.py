@@ -62,10 +62,16 @@ def _required_path(values: Mapping[str, Any], table: str) -> str:
 # --------------------------------------------------------------------------- run state
 
 
+def _no_sqlite_keys(values: Mapping[str, Any], table: str) -> None:
+    """A memory table naming SQLite settings is a mistake to report, not to ignore."""
+    given = sorted(key for key in _SQLITE_KEYS | {"max_versions"} if values.get(key) is not None)
+    if given:
+        raise InvalidInput(f'[{table}] {", ".join(given)}: only used with type = "sqlite"')
+
+
 def _memory_run_state_store(section: Mapping[str, Any]) -> RunStateStore:
     values = settings(section, _SQLITE_KEYS | {"max_versions"}, "run_state_store")
-    if values.get("path") is not None:
-        raise InvalidInput('[run_state_store] path is only used with type = "sqlite"')
+    _no_sqlite_keys(values, "run_state_store")
     return MemoryRunStateStore()
 
 
@@ -91,8 +97,7 @@ _REGISTRY_KEYS = _SQLITE_KEYS | {"max_schema_bytes", "max_entries", "acl"}
 
 def _memory_schema_registry(section: Mapping[str, Any]) -> SchemaRegistryStore:
     values = settings(section, _REGISTRY_KEYS, "schema_registry")
-    if values.get("path") is not None:
-        raise InvalidInput('[schema_registry] path is only used with type = "sqlite"')
+    _no_sqlite_keys(values, "schema_registry")
     return MemorySchemaRegistry(
         max_schema_bytes=values.get("max_schema_bytes", DEFAULT_MAX_SCHEMA_BYTES),
         max_entries=values.get("max_entries"),
