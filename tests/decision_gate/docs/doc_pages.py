@@ -2,7 +2,8 @@
 
 A fenced block's info string is a language and optional `key=value`
 attributes: `file=NAME` is a file the reader saves under NAME, and
-`output=NAME` is what running NAME prints. A `console` block is a transcript:
+`output=NAME` is what running NAME prints, and a bare `invalid` marks an
+example that is wrong on purpose. A `console` block is a transcript:
 each `$ ` line is a command run with bash, the lines after it are what it
 prints. Commands run with this interpreter's scripts first on PATH (so
 `decision-gate` and `python` are the ones under test) and with only the
@@ -48,7 +49,7 @@ def blocks(page: str) -> list[Block]:
     found = []
     for info, body in _FENCE.findall(page_text(page)):
         language, *pairs = info.split()
-        attributes = dict(pair.split("=", 1) for pair in pairs)
+        attributes = {key: value for key, _, value in (pair.partition("=") for pair in pairs)}
         found.append(Block(language, attributes, body))
     return found
 
@@ -90,11 +91,13 @@ def reader_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]
 def run_command(
     line: str, cwd: Path, extra: Mapping[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
+    """`line` under bash; stdout carries stderr too, in the order a terminal shows them."""
     return subprocess.run(
         ["bash", "-c", line],
         cwd=cwd,
         env=reader_environment(extra),
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
         timeout=timeout,
         check=False,
@@ -113,7 +116,7 @@ def run_transcript(
         if command.line.startswith(skip):
             continue
         completed = run_command(command.line, cwd, extra)
-        printed = (completed.stdout + completed.stderr).splitlines()
+        printed = completed.stdout.splitlines()
         assert printed == list(command.expected), (command.line, completed)
 
 
