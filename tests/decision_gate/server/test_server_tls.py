@@ -23,6 +23,7 @@ from server_harness import run_server, server_config
 
 from decision_gate.config import parse_config
 from decision_gate.server.launch import uvicorn_options
+from decision_gate.server.peer_certificate import subject_text
 
 Issued = tuple[x509.Certificate, ec.EllipticCurvePrivateKey]
 
@@ -155,3 +156,45 @@ def test_serve_maps_the_tls_table_onto_uvicorn_options(
     assert options["ssl_certfile"] == pki["server"][0]
     assert options["ssl_ca_certs"] == pki["ca"][0]
     assert options["ssl_cert_reqs"] == ssl.CERT_REQUIRED
+
+
+def mtls_subject_config(tmp_path: Path, pki: dict[str, tuple[str, str]], subject: str) -> str:
+    auth = f'[server.auth]\nmode = "mtls"\nmtls_subjects = ["{subject}"]\n'
+    return tls_config(tmp_path, pki, client_ca=True) + auth
+
+
+def test_the_verified_certificate_subject_is_the_mtls_principal(
+    tmp_path: Path, pki: dict[str, tuple[str, str]]
+) -> None:
+    config = mtls_subject_config(tmp_path, pki, "CN=agent")
+    with run_server(
+        config,
+        uvicorn_options=serving_options(config),
+        client_options={"verify": client_context(pki, "client")},
+    ) as server:
+        response = server.call_raw("providers_list", {})
+
+    assert response.status_code == 200
+
+
+def test_under_in_process_mtls_the_subject_header_cannot_override_the_certificate(
+    tmp_path: Path, pki: dict[str, tuple[str, str]]
+) -> None:
+    config = mtls_subject_config(tmp_path, pki, "CN=admin")
+    with run_server(
+        config,
+        uvicorn_options=serving_options(config),
+        client_options={"verify": client_context(pki, "client")},
+    ) as server:
+        response = server.call_raw(
+            "providers_list", {}, headers={"x-decision-gate-client-subject": "CN=admin"}
+        )
+
+    assert response.status_code == 403
+    assert response.json()["error"]["message"] == "unauthorized"
+
+
+def test_the_subject_text_is_most_specific_first_with_escaped_commas() -> None:
+    subject = ((("organizationName", "Example, Inc"),), (("commonName", "agent"),))
+
+    assert subject_text({"subject": subject}) == "CN=agent,O=Example\\, Inc"

@@ -29,6 +29,7 @@ from decision_gate.server.errors import InvalidCorrelationId, Overloaded, RateLi
 from decision_gate.server.limits import InflightLimit, RateLimiter
 from decision_gate.server.mcp_standard import StandardMcpEndpoint
 from decision_gate.server.openapi import openapi_document
+from decision_gate.server.peer_certificate import STATE_KEY as TLS_SUBJECT_KEY
 from decision_gate.server.rpc import RpcReply, RpcRequestInfo, error_reply
 from decision_gate.server.scrape import scrape
 
@@ -70,6 +71,8 @@ class RpcEndpoint:
         )
         self.bearer_mode = server.config.server.auth_or_default.mode is AuthMode.BEARER_TOKEN
         self.max_body_bytes = server.config.server.max_body_bytes
+        tls = server.config.server.tls
+        self.certificate_identity = tls is not None and tls.client_ca_path is not None
 
     async def __call__(self, request: Request) -> Response:
         try:
@@ -82,7 +85,7 @@ class RpcEndpoint:
             transport="sse" if self.sse else "http",
             peer_ip=request.client.host if request.client is not None else None,
             authorization=request.headers.get("authorization"),
-            client_subject=request.headers.get(CLIENT_SUBJECT_HEADER),
+            client_subject=self._client_subject(request),
         )
         info = RpcRequestInfo(
             caller=caller, server_correlation_id=server_id, request_bytes=len(body)
@@ -116,6 +119,13 @@ class RpcEndpoint:
         finally:
             self.inflight.release()
         return self._response(reply, info)
+
+    def _client_subject(self, request: Request) -> str | None:
+        """The verified certificate's subject under in-process mTLS, else the proxy header."""
+        if self.certificate_identity:
+            subject = request.scope.get("state", {}).get(TLS_SUBJECT_KEY)
+            return subject if isinstance(subject, str) else None
+        return request.headers.get(CLIENT_SUBJECT_HEADER)
 
     async def _refused(
         self, info: RpcRequestInfo, error: BaseException, *, security: str | None = None

@@ -21,6 +21,7 @@ from typing import Any, Final, TextIO
 from decision_gate.config import is_loopback_bind, parse_bind
 from decision_gate.config.model import AuthMode, DecisionGateConfig, TlsTermination, Transport
 from decision_gate.core.errors import InvalidInput
+from decision_gate.server.peer_certificate import PeerCertificateH11Protocol
 
 ALLOW_NON_LOOPBACK_ENV: Final = "DECISION_GATE_ALLOW_NON_LOOPBACK"
 _TRUE: Final = frozenset({"1", "true", "yes", "y", "on"})
@@ -90,6 +91,7 @@ def uvicorn_options(config: DecisionGateConfig) -> dict[str, Any]:
         options["ssl_certfile"] = server.tls.cert_path
         options["ssl_keyfile"] = server.tls.key_path
         if server.tls.client_ca_path is not None:
+            options["http"] = PeerCertificateH11Protocol
             options["ssl_ca_certs"] = server.tls.client_ca_path
             options["ssl_cert_reqs"] = (
                 ssl.CERT_REQUIRED if server.tls.require_client_cert else ssl.CERT_OPTIONAL
