@@ -414,6 +414,25 @@ def test_malformed_envelopes_fail_closed_in_the_table_shape(bearer_server: Runni
     one_request()
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"jsonrpc":"2.0","id":1,"method":"tools/list","method":"tools/call","params":{}}',
+        b'{"jsonrpc":"2.0","id":1,"id":2,"method":"tools/list"}',
+        b'{"jsonrpc":"2.0","id":1,"method":"tools/list","\\u006dethod":"tools/list"}',
+    ],
+    ids=["method-twice", "id-twice", "escaped-repeat"],
+)
+def test_an_envelope_naming_a_member_twice_is_not_a_request(
+    bearer_server: RunningServer, body: bytes
+) -> None:
+    response = bearer_server.post(body, headers={"content-type": "application/json", **AUTH})
+
+    assert response.status_code == 400
+    assert_table_error(400, response.json())
+    assert response.json()["error"]["code"] == -32600
+
+
 # ------------------------------------------------------------------ hostile http evidence
 
 

@@ -329,6 +329,32 @@ def _parse(body: bytes) -> dict[str, Any]:
         or "id" not in value
         or not isinstance(value.get("jsonrpc"), str)
         or not isinstance(value.get("method"), str)
+        or _envelope_member_repeats(body)
     ):
         raise InvalidRequest("invalid json-rpc request")
     return value
+
+
+def _envelope_member_repeats(body: bytes) -> bool:
+    """Whether the request object names a member twice. The reference decodes the
+    envelope into a typed struct, which refuses that; taking the last `method` or
+    `id` would let a proxy and this server read different requests from one body.
+    (Inside `params`, a free JSON value, the last duplicate wins, as there.)"""
+    objects: list[list[tuple[str, Any]]] = []
+
+    def remember(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        objects.append(pairs)
+        return {}
+
+    try:
+        json.loads(
+            body,
+            object_pairs_hook=remember,
+            parse_int=lambda _: 0,
+            parse_float=lambda _: 0,
+            parse_constant=lambda _: 0,
+        )
+    except (ValueError, RecursionError):
+        return True
+    envelope = objects[-1]
+    return len({key for key, _ in envelope}) != len(envelope)
