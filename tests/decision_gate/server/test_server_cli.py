@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from decision_gate.config import load_config
+from decision_gate.server.launch import startup_notices
 
 PRESETS = resources.files("decision_gate.contract").joinpath("presets")
 
@@ -75,8 +80,6 @@ def test_serve_refuses_an_exposed_bind_without_tls_even_with_the_opt_in(tmp_path
 
 
 def test_serve_rejects_a_malformed_opt_in_variable(tmp_path: Path) -> None:
-    import os
-
     env = {**os.environ, "DECISION_GATE_ALLOW_NON_LOOPBACK": "maybe"}
 
     completed = run("serve", "--config", write(tmp_path, EXPOSED), env=env)
@@ -137,3 +140,24 @@ def test_serve_over_stdio_stops_on_a_frame_without_length(tmp_path: Path) -> Non
     assert completed.returncode == 2
     assert completed.stdout == b""
     assert b"frame without Content-Length" in completed.stderr
+
+
+def test_dev_permissive_prints_a_warning_and_a_ttl_note_once_expired(tmp_path: Path) -> None:
+    path = write(tmp_path, "[dev]\npermissive = true\npermissive_ttl_days = 7\n")
+    config = load_config(path)
+    fresh = startup_notices(config)
+    old = time.time() - 8 * 86_400
+    os.utime(path, (old, old))
+
+    expired = startup_notices(config)
+
+    assert len(fresh) == 1
+    assert fresh[0].startswith("WARNING: dev-permissive mode enabled")
+    assert len(expired) == 2
+    assert "past its permissive_ttl_days of 7" in expired[1]
+
+
+def test_dev_permissive_warning_can_be_silenced(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "[dev]\npermissive = true\npermissive_warn = false\n"))
+
+    assert startup_notices(config) == []

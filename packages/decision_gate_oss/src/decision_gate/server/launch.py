@@ -13,8 +13,10 @@ a certificate the CA signed is refused during the handshake.
 
 from __future__ import annotations
 
+import os
 import ssl
 import sys
+import time
 from collections.abc import Mapping
 from typing import Any, Final, TextIO
 
@@ -99,16 +101,35 @@ def uvicorn_options(config: DecisionGateConfig) -> dict[str, Any]:
     return options
 
 
-def startup_notices(config: DecisionGateConfig) -> list[str]:
+def startup_notices(config: DecisionGateConfig, *, now: float | None = None) -> list[str]:
+    """Warnings for operators; the dev-permissive one can be silenced (`permissive_warn`),
+    the audit event it mirrors cannot."""
     notices = []
-    if config.dev_permissive:
+    if config.dev_permissive and config.dev.permissive_warn:
         notices.append(
             "WARNING: dev-permissive mode enabled: asserted evidence satisfies gates; "
             "never use this on shared machines or in production"
         )
+        ttl = config.dev.permissive_ttl_days
+        age = _config_age_days(config, time.time() if now is None else now)
+        if ttl is not None and age is not None and age >= ttl:
+            notices.append(
+                f"WARNING: dev-permissive has been configured for {int(age)} days, past its "
+                f"permissive_ttl_days of {ttl}: turn it off or renew it deliberately"
+            )
     if not config.validation.strict:
         notices.append("WARNING: validation.strict=false: comparator type checks are off")
     return notices
+
+
+def _config_age_days(config: DecisionGateConfig, now: float) -> float | None:
+    if config.source is None:
+        return None
+    try:
+        modified = os.stat(config.source).st_mtime
+    except OSError:
+        return None
+    return max(0.0, now - modified) / 86_400
 
 
 def print_lines(lines: list[str], stream: TextIO | None = None) -> None:
