@@ -261,6 +261,21 @@ def test_evidence_query_redacts_values_by_default(evidence_root: Path) -> None:
     assert result["evidence_hash"]["algorithm"] == "sha256"
 
 
+def test_trace_feedback_names_conditions_but_never_evidence_values(evidence_root: Path) -> None:
+    (evidence_root / "secrets.json").write_text(json.dumps({"api_secret": JSON_SECRET}))
+    spec = gated_spec(
+        [("secret", "json", "path", {"file": "secrets.json", "jsonpath": "$.api_secret"}, EXISTS)]
+    )
+    with run_server(server_config(str(evidence_root))) as server:
+        decision = run_to_decision(server, spec)
+
+    assert decision["feedback"]["level"] == "trace"
+    assert decision["feedback"]["gate_evaluations"][0]["trace"] == [
+        {"condition_id": "secret", "status": "True"}
+    ]
+    assert JSON_SECRET not in json.dumps(decision)
+
+
 # ------------------------------------------------------------------ log leak scan
 
 
