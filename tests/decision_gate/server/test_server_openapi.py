@@ -112,3 +112,33 @@ def test_the_document_needs_no_credentials_in_bearer_mode(evidence_root: str) ->
 
     assert response.status_code == 200
     assert "dg-openapi-token" not in response.text
+
+
+def test_bearer_mode_documents_the_bearer_scheme_on_rpc(evidence_root: str) -> None:
+    bearer = '[server.auth]\nmode = "bearer_token"\nbearer_tokens = ["dg-openapi-token"]\n'
+    with run_server(server_config(evidence_root, bearer)) as server:
+        document = fetched(server)
+
+    validate(document)
+    schemes = document["components"]["securitySchemes"]
+    assert schemes == {"bearer_token": {"type": "http", "scheme": "bearer"}}
+    assert document["paths"]["/rpc"]["post"]["security"] == [{"bearer_token": []}]
+
+
+def test_local_only_mode_documents_no_credentials(server: RunningServer) -> None:
+    document = fetched(server)
+
+    assert "securitySchemes" not in document["components"]
+    assert "security" not in document["paths"]["/rpc"]["post"]
+
+
+def test_sse_mode_documents_event_stream_answers(evidence_root: str) -> None:
+    with run_server(server_config(evidence_root, transport="sse")) as server:
+        document = fetched(server)
+        answer = server.rpc("tools/list")
+
+    validate(document)
+    responses = document["paths"]["/rpc"]["post"]["responses"]
+    assert set(responses["200"]["content"]) == {"text/event-stream"}
+    assert set(responses["401"]["content"]) == {"text/event-stream"}
+    assert answer.headers["content-type"].startswith("text/event-stream")

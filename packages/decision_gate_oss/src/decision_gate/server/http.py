@@ -28,7 +28,7 @@ from decision_gate.server.correlation import correlation_id_problem
 from decision_gate.server.errors import InvalidCorrelationId, Overloaded, RateLimited, RpcError
 from decision_gate.server.limits import InflightLimit, RateLimiter
 from decision_gate.server.mcp_standard import StandardMcpEndpoint
-from decision_gate.server.openapi import openapi_document
+from decision_gate.server.openapi import served_document
 from decision_gate.server.peer_certificate import STATE_KEY as TLS_SUBJECT_KEY
 from decision_gate.server.rpc import RpcReply, RpcRequestInfo, error_reply
 from decision_gate.server.scrape import scrape
@@ -193,9 +193,7 @@ def create_app(
         return JSONResponse({"status": "not_ready"}, status_code=503)
 
     async def openapi(_: Request) -> Response:
-        running: DecisionGateServer = state["server"]
-        tools = running.router.listed_tools()
-        return JSONResponse(openapi_document(tools, resources=running.docs.resources_enabled))
+        return JSONResponse(served_document(state["server"]))
 
     async def metrics(request: Request) -> Response:
         return await scrape(state["server"], request)

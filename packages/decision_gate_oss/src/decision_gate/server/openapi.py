@@ -12,21 +12,27 @@ status. The 413 body limit answers in plain text, before any parsing, as the
 reference does. The scenario schema's definitions become components, so the
 document is self-contained.
 
-The document lists exactly the tools `tools/list` shows under the config
-(visibility filter, docs search switch); it holds nothing but the published
-contract, so it is served without credentials, like the probes.
+The document follows the config: exactly the tools `tools/list` shows
+(visibility filter, docs search switch), docs resources only when enabled,
+SSE event bodies in SSE mode, and the bearer or mTLS-subject scheme the
+server demands. It holds nothing but the published contract, so it is served
+without credentials, like the probes.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from decision_gate import __version__
+from decision_gate.config.model import AuthMode, Transport
 from decision_gate.contract import load_json
 from decision_gate.server.catalogue import contract_for
 from decision_gate.server.errors import RETRYABLE_CODES
+
+if TYPE_CHECKING:
+    from decision_gate.server.app import DecisionGateServer
 
 SCENARIO_SCHEMA_ID: Final = "decision-gate://contract/schemas/scenario.schema.json"
 COMPONENTS: Final = "#/components/schemas/"
@@ -55,6 +61,10 @@ ANSWERED_ERRORS: Final[tuple[tuple[int, str], ...]] = (
     (-32070, "request_too_large"),
     (-32071, "rate_limited"),
 )
+SECURITY_SCHEMES: Final[Mapping[AuthMode, Mapping[str, str]]] = {
+    AuthMode.BEARER_TOKEN: {"type": "http", "scheme": "bearer"},
+    AuthMode.MTLS: {"type": "apiKey", "in": "header", "name": "x-decision-gate-client-subject"},
+}
 UNDISCLOSED: Final = {-32001: "unauthenticated", -32003: "unauthorized"}
 _STATUS_TEXT: Final = {
     400: "Malformed request, unknown method or tool, invalid params or correlation id.",
@@ -206,12 +216,35 @@ def _string_object(*keys: str) -> Any:
     }
 
 
-def _json_body(schema: Any, description: str) -> Any:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+def _json_body(schema: Any, description: str, *, sse: bool = False) -> Any:
+    if sse:
+        # One `data: <JSON-RPC response>` event per request (server.md §1.2).
+        content = {"text/event-stream": {"schema": {"type": "string"}}}
+    else:
+        content = {"application/json": {"schema": schema}}
+    return {"description": description, "content": content}
 
 
-def openapi_document(tools: Sequence[str], *, resources: bool) -> dict[str, Any]:
-    """The OpenAPI 3.1 document for a server listing `tools` (and docs resources or not)."""
+def served_document(server: DecisionGateServer) -> dict[str, Any]:
+    """The document for a running server: its listed tools, docs, transport and auth mode."""
+    config = server.config.server
+    return openapi_document(
+        server.router.listed_tools(),
+        resources=server.docs.resources_enabled,
+        sse=config.transport is Transport.SSE,
+        auth_mode=config.auth_or_default.mode,
+    )
+
+
+def openapi_document(
+    tools: Sequence[str],
+    *,
+    resources: bool,
+    sse: bool = False,
+    auth_mode: AuthMode = AuthMode.LOCAL_ONLY,
+) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for a server listing `tools` (and docs resources or not),
+    answering in SSE events or plain JSON, under one authentication mode."""
     schemas: dict[str, Any] = _scenario_components()
     requests: list[Any] = []
     results: list[Any] = []
@@ -318,6 +351,7 @@ def openapi_document(tools: Sequence[str], *, resources: bool) -> dict[str, Any]
         "200": _json_body(
             _ref("JsonRpcAnswer"),
             "A result, or a JSON-RPC error answering the request (not found, conflict, ...).",
+            sse=sse,
         ),
         "413": {
             "description": "Body over `max_body_bytes`, refused before it is parsed.",
@@ -327,13 +361,28 @@ def openapi_document(tools: Sequence[str], *, resources: bool) -> dict[str, Any]
     for status, pairs in REFUSALS.items():
         schema_name = f"JsonRpcError{status}"
         schemas[schema_name] = _error_schema(pairs, retry_after=status == 429)
-        responses[str(status)] = _json_body(_ref(schema_name), _STATUS_TEXT[status])
+        responses[str(status)] = _json_body(_ref(schema_name), _STATUS_TEXT[status], sse=sse)
     status_schema = {
         "type": "object",
         "additionalProperties": False,
         "required": ["status"],
         "properties": {"status": {"type": "string"}},
     }
+    rpc: dict[str, Any] = {
+        "operationId": "rpc",
+        "summary": "One JSON-RPC 2.0 request: a tool call, tools/list or a resource.",
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": _ref("JsonRpcRequest"), "examples": examples}
+            },
+        },
+        "responses": responses,
+    }
+    components: dict[str, Any] = {"schemas": schemas}
+    if auth_mode in SECURITY_SCHEMES:
+        components["securitySchemes"] = {auth_mode.value: dict(SECURITY_SCHEMES[auth_mode])}
+        rpc["security"] = [{auth_mode.value: []}]
     return {
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
@@ -343,22 +392,7 @@ def openapi_document(tools: Sequence[str], *, resources: bool) -> dict[str, Any]
             "description": "JSON-RPC 2.0 over HTTP: the MCP tools, tools/list and docs resources.",
         },
         "paths": {
-            "/rpc": {
-                "post": {
-                    "operationId": "rpc",
-                    "summary": "One JSON-RPC 2.0 request: a tool call, tools/list or a resource.",
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": _ref("JsonRpcRequest"),
-                                "examples": examples,
-                            }
-                        },
-                    },
-                    "responses": responses,
-                }
-            },
+            "/rpc": {"post": rpc},
             "/healthz": {
                 "get": {
                     "operationId": "healthz",
@@ -384,5 +418,5 @@ def openapi_document(tools: Sequence[str], *, resources: bool) -> dict[str, Any]
                 }
             },
         },
-        "components": {"schemas": schemas},
+        "components": components,
     }
