@@ -314,3 +314,15 @@ def test_the_reference_assetcore_authority_table_guards_namespaces(evidence_root
         status, error = server.error("scenario_define", {"spec": spec_in(2)})
 
     assert (status, error["message"]) == (403, "unauthorized")
+
+
+def test_a_spec_without_default_tenant_outside_namespace_one_is_accepted(
+    bearer_server: RunningServer,
+) -> None:
+    result = bearer_server.call(
+        "scenario_define",
+        {"spec": spec_in(2, None)},
+        headers={"authorization": f"Bearer {TOKEN}"},
+    )
+
+    assert result["scenario_id"] == "guarded"

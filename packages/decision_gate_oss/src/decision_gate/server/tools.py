@@ -11,7 +11,8 @@ observable order (server.md §2.1):
 5. for tenant-scoped tools: the tenant authorizer, then the usage check for
    `tool_calls` (schemas_register checks its usage after the namespace guard);
 6. the namespace guard: the default namespace rules, then the namespace
-   authority;
+   authority (asked about tenant 0 when a spec names no default tenant, so a
+   tenant-aware authority refuses rather than being skipped);
 7. the tool's extra usage checks (`runs_started`, `evidence_queries`, ...);
 8. the handler runs;
 9. only after success, usage is recorded for every metric checked.
@@ -31,7 +32,7 @@ from typing import Any, Final
 import attrs
 import jsonschema
 
-from decision_gate.config.model import DecisionGateConfig, FeedbackLevel
+from decision_gate.config.model import DecisionGateConfig, FeedbackLevel, ToolVisibilityMode
 from decision_gate.control_plane import ControlPlane
 from decision_gate.core import engine
 from decision_gate.core.canonical import canonical_json_bytes, hash_canonical
@@ -77,6 +78,7 @@ from decision_gate.server.registry_acl import RegistryAcl
 from decision_gate.server.strict_validation import StrictValidator
 
 DEFAULT_NAMESPACE_ID: Final = 1
+NO_TENANT: Final = 0
 MAX_LIST_LIMIT: Final = 1000
 DEFAULT_LIST_LIMIT: Final = 50
 
@@ -194,8 +196,6 @@ class ToolRouter:
 
     def listed_tools(self) -> list[str]:
         """The tools `tools/list` shows: all in passthrough mode, else the visible ones."""
-        from decision_gate.config.model import ToolVisibilityMode
-
         passthrough = self.config.server.tools.mode is ToolVisibilityMode.PASSTHROUGH
         return [
             name
@@ -266,12 +266,14 @@ class ToolRouter:
                 raise Unauthorized("default namespace is disabled")
             if tenant_id is None or tenant_id not in settings.default_tenants:
                 raise Unauthorized("tenant not allowed in the default namespace")
-        if tenant_id is None:
-            return
         call = invocation.call
         correlation = call.client_correlation_id or call.server_correlation_id
+        # A spec without a default tenant is asked about as tenant 0, which no tenant-aware
+        # authority grants: the call fails closed instead of skipping the authority.
         decision = await self.seams.namespace_authority.check(
-            tenant_id, namespace_id, correlation_id=correlation
+            tenant_id if tenant_id is not None else NO_TENANT,
+            namespace_id,
+            correlation_id=correlation,
         )
         if decision is not NamespaceDecision.ALLOWED:
             raise Unauthorized(f"namespace authority: {decision.value}")
