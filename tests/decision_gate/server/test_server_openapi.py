@@ -12,8 +12,11 @@ import referencing
 from openapi_spec_validator import validate
 from referencing.jsonschema import DRAFT202012
 from server_harness import RunningServer, run_server, server_config
+from test_server_tls import client_context, pki, serving_options, tls_config
 
 from decision_gate.server.catalogue import TOOL_NAMES, tool_contracts
+
+__all__ = ["pki"]  # the fixture, shared with the TLS tests
 
 
 @pytest.fixture
@@ -142,3 +145,21 @@ def test_sse_mode_documents_event_stream_answers(evidence_root: str) -> None:
     assert set(responses["200"]["content"]) == {"text/event-stream"}
     assert set(responses["401"]["content"]) == {"text/event-stream"}
     assert answer.headers["content-type"].startswith("text/event-stream")
+
+
+def test_a_required_client_certificate_is_documented_as_mutual_tls(
+    tmp_path: Path, pki: dict[str, tuple[str, str]]
+) -> None:
+    config = tls_config(tmp_path, pki, client_ca=True)
+    with run_server(
+        config,
+        uvicorn_options=serving_options(config),
+        client_options={"verify": client_context(pki, "client")},
+    ) as server:
+        document = fetched(server)
+
+    validate(document)
+    assert document["components"]["securitySchemes"] == {
+        "client_certificate": {"type": "mutualTLS"}
+    }
+    assert document["paths"]["/rpc"]["post"]["security"] == [{"client_certificate": []}]

@@ -14,8 +14,8 @@ document is self-contained.
 
 The document follows the config: exactly the tools `tools/list` shows
 (visibility filter, docs search switch), docs resources only when enabled,
-SSE event bodies in SSE mode, and the bearer or mTLS-subject scheme the
-server demands. It holds nothing but the published contract, so it is served
+SSE event bodies in SSE mode, and the bearer or mTLS-subject scheme and the
+client certificate the server demands. It holds nothing but the published contract, so it is served
 without credentials, like the probes.
 """
 
@@ -233,6 +233,9 @@ def served_document(server: DecisionGateServer) -> dict[str, Any]:
         resources=server.docs.resources_enabled,
         sse=config.transport is Transport.SSE,
         auth_mode=config.auth_or_default.mode,
+        client_certificate=config.tls is not None
+        and config.tls.client_ca_path is not None
+        and config.tls.require_client_cert,
     )
 
 
@@ -242,9 +245,11 @@ def openapi_document(
     resources: bool,
     sse: bool = False,
     auth_mode: AuthMode = AuthMode.LOCAL_ONLY,
+    client_certificate: bool = False,
 ) -> dict[str, Any]:
     """The OpenAPI 3.1 document for a server listing `tools` (and docs resources or not),
-    answering in SSE events or plain JSON, under one authentication mode."""
+    answering in SSE events or plain JSON, under one authentication mode, with or
+    without a client certificate required at the TLS handshake."""
     schemas: dict[str, Any] = _scenario_components()
     requests: list[Any] = []
     results: list[Any] = []
@@ -380,9 +385,14 @@ def openapi_document(
         "responses": responses,
     }
     components: dict[str, Any] = {"schemas": schemas}
+    schemes: dict[str, Any] = {}
     if auth_mode in SECURITY_SCHEMES:
-        components["securitySchemes"] = {auth_mode.value: dict(SECURITY_SCHEMES[auth_mode])}
-        rpc["security"] = [{auth_mode.value: []}]
+        schemes[auth_mode.value] = dict(SECURITY_SCHEMES[auth_mode])
+    if client_certificate:
+        schemes["client_certificate"] = {"type": "mutualTLS"}
+    if schemes:
+        components["securitySchemes"] = schemes
+        rpc["security"] = [{name: [] for name in schemes}]
     return {
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
