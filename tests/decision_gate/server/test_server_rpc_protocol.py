@@ -383,3 +383,11 @@ def test_disabled_docs_hide_search_and_resources(evidence_root: str) -> None:
     assert "decision_gate_docs_search" not in names
     assert (search_status, search_error["message"]) == (400, "unknown tool")
     assert (resources.status_code, error_of(resources)["message"]) == (400, "method not found")
+
+
+def test_an_invalid_params_message_stays_short_for_a_huge_value(server: RunningServer) -> None:
+    status, error = server.error("provider_contract_get", {"provider_id": ["x" * 200_000]})
+
+    assert status == 400
+    assert error["message"].startswith("invalid arguments for provider_contract_get: $.provider_id")
+    assert len(error["message"]) <= 600

@@ -59,6 +59,7 @@ def tool_contracts() -> tuple[ToolContract, ...]:
     )
 
 
+MAX_MESSAGE_CHARS: Final = 512
 TOOL_NAMES: Final = tuple(contract.name for contract in tool_contracts())
 DOCS_SEARCH_TOOL: Final = "decision_gate_docs_search"
 
@@ -112,13 +113,20 @@ def describe(error: ValidationError) -> str:
         unknown = sorted(set(error.instance) - set(schema.get("properties", {})))
         if unknown:
             names = ", ".join(json.dumps(key) for key in unknown)
-            return f"{path}: unknown field(s) {names}"
+            return _bounded(f"{path}: unknown field(s) {names}")
     if error.validator == "required" and isinstance(error.instance, dict):
         required: list[str] = list(error.validator_value)  # type: ignore[arg-type]
         missing = [key for key in required if key not in error.instance]
         if missing:
-            return f"{path}: missing field {json.dumps(missing[0])}"
-    return f"{path}: {error.message}"
+            return _bounded(f"{path}: missing field {json.dumps(missing[0])}")
+    return _bounded(f"{path}: {error.message}")
+
+
+def _bounded(message: str) -> str:
+    """Messages echo parts of the input; a huge value must not make a huge error."""
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    return message[: MAX_MESSAGE_CHARS - 3] + "..."
 
 
 def _deepest(error: ValidationError) -> ValidationError:
