@@ -569,3 +569,14 @@ def test_scenarios_list_pages_by_scenario_id(server: RunningServer) -> None:
     assert first["next_token"] == "beta"
     assert [i["scenario_id"] for i in second["items"]] == ["gate"]
     assert second["next_token"] is None
+
+
+def test_a_conflicting_redefinition_is_reported_before_capability_checks(
+    server: RunningServer,
+) -> None:
+    changed = spec()
+    changed["conditions"][0]["query"]["provider_id"] = "weather"
+
+    status, error = server.error("scenario_define", {"spec": changed})
+
+    assert (status, error["code"], error["message"]) == (200, -32009, "scenario already defined")

@@ -37,7 +37,7 @@ from decision_gate.control_plane import ControlPlane
 from decision_gate.core import engine
 from decision_gate.core.canonical import canonical_json_bytes, hash_canonical
 from decision_gate.core.engine import EvidenceRequest, ProviderFailure
-from decision_gate.core.errors import InvalidInput, NotFound, RunpackError
+from decision_gate.core.errors import Conflict, InvalidInput, NotFound, RunpackError
 from decision_gate.core.evidence import JsonEvidence
 from decision_gate.core.model import (
     EvidenceContext,
@@ -282,6 +282,9 @@ class ToolRouter:
 
     async def _scenario_define(self, invocation: _Invocation) -> Any:
         spec = parse(ScenarioSpec, invocation.arguments["spec"], "spec")
+        stored = await self.plane.store.get_scenario(spec.scenario_id)
+        if stored is not None and stored[1] != hash_canonical(to_json(spec)):
+            raise Conflict("scenario already defined")
         self.capabilities.validate_spec(spec)
         self.strict.validate_spec(spec, self.capabilities)
         scenario_id, spec_hash = await self.plane.define(spec)
