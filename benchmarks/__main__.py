@@ -21,6 +21,7 @@ BENCHMARKS = (
     "runpack_memory",
     "audit_log",
     "quota_consume",
+    "server_rpc",
 )
 
 
