@@ -13,8 +13,10 @@ in runpacks) are pinned here.
 from __future__ import annotations
 
 import json
+import os
 import ssl
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +34,18 @@ from tests.decision_gate.docs.doc_pages import (
 from tests.decision_gate.server.server_harness import run_server
 
 from decision_gate.cli.app import cli
-from decision_gate.config import parse_config
+from decision_gate.config import load_config, parse_config
 from decision_gate.core.errors import InvalidInput
 from decision_gate.seams.audit_sink import AuditEventKind
 from decision_gate.server.app import DecisionGateServer
 from decision_gate.server.auth import Authenticator, Caller, token_fingerprint
 from decision_gate.server.errors import Unauthenticated
-from decision_gate.server.launch import check_bind_policy, startup_notices, uvicorn_options
+from decision_gate.server.launch import (
+    BindRefused,
+    check_bind_policy,
+    startup_notices,
+    uvicorn_options,
+)
 
 PAGE = "security.md"
 BASE = """
@@ -260,3 +267,53 @@ def test_dev_permissive_is_recorded_in_exported_runpacks(tmp_path: Path) -> None
         exported = server.call("runpack_export", export)
 
     assert exported["manifest"]["security"]["dev_permissive"] is True
+
+
+def test_permissive_warn_false_silences_the_warning_but_not_the_audit_event(
+    tmp_path: Path,
+) -> None:
+    audit = tmp_path / "audit.jsonl"
+    config = (
+        f'[dev]\npermissive = true\npermissive_warn = false\n[server.audit]\npath = "{audit}"\n'
+    )
+
+    with run_server(config + BASE):
+        pass
+
+    assert startup_notices(parse_config(config)) == []
+    kinds = [json.loads(line).get("kind") for line in audit.read_text().splitlines()]
+    assert "dev_permissive_enabled" in kinds
+
+
+def test_a_config_older_than_permissive_ttl_days_adds_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "decision-gate.toml"
+    path.write_text("[dev]\npermissive = true\npermissive_ttl_days = 7\n")
+    eight_days_ago = time.time() - 8 * 86_400
+    os.utime(path, (eight_days_ago, eight_days_ago))
+
+    notices = startup_notices(load_config(path))
+
+    assert notices[0] == output_of(PAGE, "dev-warning")[0]
+    assert "permissive_ttl_days of 7" in notices[1]
+
+
+def test_an_empty_config_is_the_secure_default_the_page_describes() -> None:
+    config = parse_config("")
+
+    assert config.server.transport.value == "stdio"
+    assert config.server.auth_or_default.mode.value == "local_only"
+    assert config.namespace.allow_default is False
+    assert config.evidence.allow_raw_values is False
+    assert (config.server.audit.enabled, config.server.audit.path) == (True, None)
+    assert "run_state_store" not in config.sections
+
+
+def test_an_exposed_mtls_server_with_in_process_tls_needs_required_client_certificates() -> None:
+    exposed = parse_config(
+        '[server]\ntransport = "http"\nbind = "0.0.0.0:8443"\n'
+        '[server.tls]\ncert_path = "s.pem"\nkey_path = "s.key"\n'
+        '[server.auth]\nmode = "mtls"\nmtls_subjects = ["CN=ci-agent"]\n'
+    )
+
+    with pytest.raises(BindRefused, match="client_ca_path and require_client_cert"):
+        check_bind_policy(exposed, allow_non_loopback=True)
