@@ -28,13 +28,16 @@ from tests.decision_gate.docs.doc_pages import (
 )
 
 from decision_gate.cli.app import cli
+from decision_gate.config import load_config
 from decision_gate.config.loader import EXTENSION_SECTIONS
 from decision_gate.contract import load_json
 from decision_gate.plugins import build_implementation
+from decision_gate.plugins.manager import PluginError
 from decision_gate.providers.env import EnvProvider
 from decision_gate.providers.http import HttpProvider
 from decision_gate.providers.json_file import JsonFileProvider
 from decision_gate.providers.time import TimeProvider
+from decision_gate.server.app import DecisionGateServer
 
 PAGE = "configuration.md"
 SCHEMA = load_json("config.schema.json")
@@ -239,3 +242,22 @@ def test_the_extension_tables_are_the_loaders() -> None:
     }
 
     assert documented == set(EXTENSION_SECTIONS)
+
+
+def presets() -> list[Path]:
+    folder = Path(str(files("decision_gate.contract") / "presets"))
+    return sorted(folder.glob("*.toml"))
+
+
+@pytest.mark.parametrize("preset", presets(), ids=lambda path: path.stem)
+async def test_a_preset_starts_once_the_evidence_folder_exists(
+    preset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = load_config(preset)
+    with pytest.raises(PluginError, match=r"json provider root is not a directory: \./evidence"):
+        await DecisionGateServer.start(config)
+
+    (tmp_path / "evidence").mkdir()
+    server = await DecisionGateServer.start(config)
+    await server.close()

@@ -7,12 +7,15 @@ at that server, and must print exactly what the page shows.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+from starlette.routing import Route
 from tests.decision_gate.docs.doc_pages import (
     blocks_of,
     file_block,
     output_of,
+    page_text,
     run_script,
     run_transcript,
     transcript,
@@ -20,6 +23,7 @@ from tests.decision_gate.docs.doc_pages import (
 from tests.decision_gate.server.server_harness import run_server
 
 from decision_gate.config import parse_config
+from decision_gate.server.http import create_app
 from decision_gate.server.launch import check_bind_policy
 
 PAGE = "transports/http.md"
@@ -86,3 +90,32 @@ def test_the_httpx_client_authenticates_with_the_documented_token_variable(tmp_p
     assert "HTTP 401 -32001 unauthenticated: unauthenticated" in refused.stderr
     assert "docs-example-token" not in refused.stderr
     assert accepted.stdout.splitlines() == output_of(PAGE, "http_client.py")
+
+
+def test_the_route_table_lists_every_route_the_server_serves() -> None:
+    documented = set(re.findall(r"^\| `(GET|POST) (/[a-z./]*)`", page_text(PAGE), re.M))
+    app = create_app(parse_config(CONFIG))
+
+    routes = [route for route in app.routes if isinstance(route, Route)]
+    served = {
+        (method, route.path)
+        for route in routes
+        for method in ("GET", "POST")
+        if method in (route.methods or ())
+    }
+
+    assert len(routes) == len(app.routes)
+
+    assert {path for _, path in documented} == {path for _, path in served}
+    assert documented <= served
+
+
+def test_the_openapi_document_needs_no_credentials_and_metrics_do() -> None:
+    bearer = CONFIG.replace("\n[namespace]", BEARER + "\n[namespace]")
+    with run_server(bearer) as server:
+        document = server.client.get("/openapi.json")
+        metrics = server.client.get("/metrics")
+
+    assert document.status_code == 200
+    assert document.json()["openapi"].startswith("3.1")
+    assert metrics.status_code == 401
