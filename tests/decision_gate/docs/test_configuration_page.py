@@ -28,7 +28,7 @@ from tests.decision_gate.docs.doc_pages import (
 )
 
 from decision_gate.cli.app import cli
-from decision_gate.config import load_config
+from decision_gate.config import load_config, parse_config
 from decision_gate.config.loader import EXTENSION_SECTIONS
 from decision_gate.contract import load_json
 from decision_gate.plugins import build_implementation
@@ -261,3 +261,30 @@ async def test_a_preset_starts_once_the_evidence_folder_exists(
     (tmp_path / "evidence").mkdir()
     server = await DecisionGateServer.start(config)
     await server.close()
+
+
+REFERENCE_AUTHORITY = """
+[namespace.authority]
+mode = "assetcore_http"
+
+[namespace.authority.assetcore]
+base_url = "http://127.0.0.1:9"
+"""
+
+
+@pytest.mark.parametrize(
+    ("config", "label"),
+    [
+        (REFERENCE_AUTHORITY, "assetcore_catalog"),
+        ('[namespace_authority]\ntype = "none"\n', "dg_registry"),
+        (REFERENCE_AUTHORITY + '\n[namespace_authority]\ntype = "none"\n', "dg_registry"),
+    ],
+    ids=["reference-spelling", "plugin-table", "plugin-table-wins"],
+)
+async def test_the_namespace_authority_is_selected_as_the_page_says(
+    config: str, label: str
+) -> None:
+    server = await DecisionGateServer.start(parse_config(config))
+    await server.close()
+
+    assert server.seams.namespace_authority.security_context == label
