@@ -180,19 +180,22 @@ def test_a_client_certificate_and_a_bearer_token_work_together(
     assert len(with_token.json()["result"]["tools"]) == 18
 
 
-def test_custom_registry_rules_decide(tmp_path: Path) -> None:
+def test_custom_registry_rules_decide_and_every_decision_is_audited(tmp_path: Path) -> None:
     (custom,) = [
         b.body for b in blocks_of("configuration.md", "toml") if 'mode = "custom"' in b.body
     ]
+    audit = tmp_path / "audit.jsonl"
+    listing = {"tenant_id": 1, "namespace_id": 1, "cursor": None, "limit": 5}
 
-    with run_server(custom + BASE) as server:
-        listed = server.call(
-            "schemas_list", {"tenant_id": 1, "namespace_id": 1, "cursor": None, "limit": 5}
-        )
+    with run_server(f'[server.audit]\npath = "{audit}"\n' + custom + BASE) as server:
+        listed = server.call("schemas_list", listing)
         status, error = server.error("schemas_register", {"record": SHAPE})
 
     assert listed["items"] == []
     assert (status, error["message"]) == (403, "unauthorized")
+    events = [json.loads(line) for line in audit.read_text().splitlines()]
+    decisions = [(e["action"], e["allowed"]) for e in events if e["event"] == "registry_audit"]
+    assert decisions == [("list", True), ("register", False)]
 
 
 def test_a_schema_over_max_schema_bytes_is_refused() -> None:
