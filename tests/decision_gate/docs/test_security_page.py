@@ -320,3 +320,17 @@ def test_an_exposed_mtls_server_with_in_process_tls_needs_required_client_certif
 
     with pytest.raises(BindRefused, match="client_ca_path and require_client_cert"):
         check_bind_policy(exposed, allow_non_loopback=True)
+
+
+def test_a_refused_correlation_id_is_a_security_audit_event(tmp_path: Path) -> None:
+    audit = tmp_path / "audit.jsonl"
+
+    with run_server(f'[server.audit]\npath = "{audit}"\n' + BASE) as server:
+        refused = server.rpc("tools/list", headers={"x-correlation-id": "has space"})
+
+    assert refused.status_code == 400
+    events = [json.loads(line) for line in audit.read_text().splitlines()]
+    (security,) = [e for e in events if e["event"] == "security_audit"]
+    assert security["kind"] == "invalid_correlation_id"
+    assert security["message"] == "correlation_id_rejected: contains_whitespace"
+    assert "has space" not in audit.read_text()
