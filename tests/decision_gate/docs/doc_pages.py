@@ -6,10 +6,10 @@ attributes: `file=NAME` is a file the reader saves under NAME, and
 example that is wrong on purpose. A `console` block is a transcript:
 each `$ ` line is a command run with bash, the lines after it are what it
 prints. Commands run with this interpreter's scripts first on PATH (so
-`decision-gate` and `python` are the ones under test) and with only the
-environment a test hands them on top of the real one: the pages document
-`DECISION_GATE_URL` and `DECISION_GATE_TOKEN`, which the test sets to reach
-the server it started.
+`decision-gate` and `python` are the ones under test), without any
+`DECISION_GATE_*` variable of the test's own environment, and with what the
+test hands them: the pages document `DECISION_GATE_URL` and
+`DECISION_GATE_TOKEN`, which the test sets to reach the server it started.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import attrs
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
 _FENCE = re.compile(r"^```([^\n]*)\n(.*?)^```", re.S | re.M)
-DOCUMENTED_VARIABLES = ("DECISION_GATE_URL", "DECISION_GATE_TOKEN", "DECISION_GATE_CONFIG")
 
 
 @attrs.frozen
@@ -80,8 +79,8 @@ def transcript(body: str) -> list[Command]:
 
 
 def reader_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The real environment without the documented variables, plus `extra`."""
-    environment = {k: v for k, v in os.environ.items() if k not in DOCUMENTED_VARIABLES}
+    """The real environment without any `DECISION_GATE_*` variable, plus `extra`."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("DECISION_GATE_")}
     scripts = str(Path(sys.executable).parent)
     environment["PATH"] = scripts + os.pathsep + environment.get("PATH", "")
     environment.update(extra or {})

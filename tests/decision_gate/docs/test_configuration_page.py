@@ -140,6 +140,13 @@ def test_the_row_states_the_schema_default(path: str) -> None:
         assert documented in ("unset", "required", "(its keys' defaults)")
 
 
+def test_every_enum_row_lists_the_schemas_choices() -> None:
+    for path, (node, _) in SCHEMA_KEYS.items():
+        choices = node.get("enum") or [c for b in node.get("oneOf", ()) for c in b.get("enum", ())]
+        for choice in choices:
+            assert f'`"{choice}"`' in REFERENCE_ROWS[path][1], (path, choice)
+
+
 def test_every_row_says_what_the_key_means() -> None:
     for path, row in REFERENCE_ROWS.items():
         assert len(row[-1]) > 5, (path, row)
