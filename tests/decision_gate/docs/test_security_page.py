@@ -88,7 +88,7 @@ def table_rows(heading: str) -> list[list[str]]:
 
 
 def make_certificates(folder: Path) -> None:
-    (recipe,) = blocks_of(PAGE, "sh")
+    (recipe,) = blocks_of(PAGE, "bash")
     subprocess.run(
         ["bash", "-euo", "pipefail", "-c", recipe.body], cwd=folder, check=True, capture_output=True
     )
