@@ -11,8 +11,11 @@
   grows with the run: the growth row measures that on one long run.
 - memory: the server's VmRSS after 10,000 and after 100,000 calls (target:
   within 1.1x). The calls alternate `scenario_status` and a repeated
-  `scenario_next` (an idempotent replay), so the run state does not grow and
-  any growth would be the server's own.
+  `scenario_next` (an idempotent replay). Every call is recorded in its
+  run's log, as the reference records it for the runpack (about 0.7 KiB a
+  call), so this server keeps its runs in SQLite: with the memory store the
+  RSS would grow by design with the runs it holds; here growth would be the
+  server's own.
 
 Both servers run as subprocesses with their audit and auth lines going to
 /dev/null, so the client's CPU and allocations never count as the server's;
@@ -27,6 +30,7 @@ import json
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Final
@@ -55,6 +59,12 @@ default_tenants = [1]
 [[providers]]
 name = "time"
 type = "builtin"
+"""
+SQLITE_STORE: Final = """
+[run_state_store]
+type = "sqlite"
+path = "{path}"
+sync_mode = "normal"
 """
 SPEC: Final[dict[str, Any]] = {
     "scenario_id": SCENARIO_ID,
@@ -98,20 +108,26 @@ SPEC: Final[dict[str, Any]] = {
 # ---------------------------------------------------------------------- the servers
 
 
-def _serve(kind: str, sizes: list[int]) -> None:
-    """Child process: serve `kind` ("ours" or "bare") on a port printed on stdout."""
+def _serve(kind: str, arguments: list[str]) -> None:
+    """Child process: serve `kind` on a port printed on stdout.
+
+    "ours" keeps runs in memory; "ours-sqlite PATH" in a SQLite file; "bare
+    SIZE..." answers each tool's route with SIZE bytes.
+    """
     import uvicorn
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.routing import Route
 
-    if kind == "ours":
+    if kind.startswith("ours"):
         from decision_gate.config import parse_config
         from decision_gate.server import create_app
 
-        app = create_app(parse_config(CONFIG))
+        config = CONFIG if kind == "ours" else CONFIG + SQLITE_STORE.format(path=arguments[0])
+        app = create_app(parse_config(config))
     else:
+        sizes = [int(size) for size in arguments]
         bodies = {tool: b"x" * size for tool, size in zip(TOOLS, sizes, strict=True)}
 
         def answer(tool: str) -> Any:
@@ -126,10 +142,11 @@ def _serve(kind: str, sizes: list[int]) -> None:
         )
     # Bound by uvicorn itself: a socket handed over with `sockets=` loses TCP_NODELAY,
     # and every response then waits out the client's delayed ACK (~40 ms).
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on"
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on"
+        )
     )
-    server = uvicorn.Server(config)
 
     async def serve_and_announce() -> None:
         serving = asyncio.create_task(server.serve())
@@ -146,10 +163,10 @@ def _serve(kind: str, sizes: list[int]) -> None:
 class ServerProcess:
     """A server subprocess: its base URL and its resident memory."""
 
-    def __init__(self, kind: str, sizes: tuple[int, ...] = ()) -> None:
+    def __init__(self, kind: str, *arguments: object) -> None:
         root = Path(__file__).resolve().parent.parent
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.server_rpc", kind, *map(str, sizes)],
+            [sys.executable, "-m", "benchmarks.server_rpc", kind, *map(str, arguments)],
             cwd=root,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -328,7 +345,7 @@ def _ratio(ours: float, baseline: float) -> str:
 def _latency_rows(ours: ServerProcess) -> list[dict[str, object]]:
     clients, bare_clients = _clients(), _clients()
     sizes = asyncio.run(_prepare(ours.base_url, clients))
-    bare = ServerProcess("bare", tuple(sizes[tool] for tool in TOOLS))
+    bare = ServerProcess("bare", *(sizes[tool] for tool in TOOLS))
     rows: list[dict[str, object]] = []
     try:
         for tool in TOOLS:
@@ -405,8 +422,8 @@ async def _memory_load(base_url: str, calls: int, clients: list[Calls]) -> None:
         await asyncio.gather(*(worker(clients[i], share) for i in range(MEMORY_CLIENTS)))
 
 
-def _memory_row() -> dict[str, object]:
-    ours = ServerProcess("ours")
+def _memory_row(folder: Path) -> dict[str, object]:
+    ours = ServerProcess("ours-sqlite", folder / "runs.sqlite3")
     try:
         clients = [Calls(f"memory{i}", 1) for i in range(MEMORY_CLIENTS)]
         asyncio.run(_prepare(ours.base_url, clients))
@@ -431,9 +448,10 @@ def run() -> list[dict[str, object]]:
     finally:
         ours.stop()
     rows.append(_growth_row())
-    rows.append(_memory_row())
+    with tempfile.TemporaryDirectory() as folder:
+        rows.append(_memory_row(Path(folder)))
     return rows
 
 
 if __name__ == "__main__":
-    _serve(sys.argv[1], [int(size) for size in sys.argv[2:]])
+    _serve(sys.argv[1], sys.argv[2:])
