@@ -46,6 +46,7 @@ def test_cli_page_documents_every_command() -> None:
         "decision-gate scenario run",
         "decision-gate runpack export",
         "decision-gate runpack verify",
+        "decision-gate plugins",
     } <= documented
 
 
