@@ -19,8 +19,10 @@
 
 Both servers run as subprocesses with their audit and auth lines going to
 /dev/null, so the client's CPU and allocations never count as the server's;
-on two cores the client and the server get one each, and the bare baseline
-is partly bound by the client - the ratios are an upper bound on our cost.
+on two cores the client and the server get one each. Where the client is
+what saturates (the bare endpoint at 32 connections: httpx's pool costs more
+than the endpoint), both figures converge on the client's limit and the ratio
+understates our cost; the 1-client rows are the cleanest comparison.
 """
 
 from __future__ import annotations
