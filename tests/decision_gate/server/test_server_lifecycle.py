@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 import time
@@ -56,33 +57,50 @@ def json_query(file: str) -> dict[str, Any]:
     }
 
 
+def open_writer_once_read(fifo: Path, deadline: float) -> int | None:
+    """A write end of `fifo`, once the server has opened it for reading (None if it never does)."""
+    while time.monotonic() < deadline:
+        try:
+            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as error:
+            if error.errno != errno.ENXIO:
+                raise
+            time.sleep(0.01)
+    return None
+
+
 def test_a_request_beyond_max_inflight_is_refused_with_503(tmp_path: Path) -> None:
     root = tmp_path / "evidence"
     root.mkdir()
-    os.mkfifo(root / "held.json")
+    fifo = root / "held.json"
+    os.mkfifo(fifo)
     config = server_config(str(root), "[server.limits]\nmax_inflight = 1\n")
     with run_server(config) as server:
         held: dict[str, Any] = {}
+        deadline = time.monotonic() + 20
 
         def hold() -> None:
+            body = {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "tools/call",
+                "params": {"name": "evidence_query", "arguments": json_query("held.json")},
+            }
             with httpx.Client(base_url=server.base_url, timeout=30) as client:
-                body = {
-                    "jsonrpc": "2.0",
-                    "id": 1,
-                    "method": "tools/call",
-                    "params": {"name": "evidence_query", "arguments": json_query("held.json")},
-                }
-                held["response"] = client.post("/rpc", json=body)
+                response = client.post("/rpc", json=body)
+                while response.status_code == 503 and time.monotonic() < deadline:
+                    response = client.post("/rpc", json=body)
+                held["response"] = response
 
         holder = threading.Thread(target=hold)
         holder.start()
-        deadline = time.monotonic() + 10
-        refused = server.rpc("tools/list")
-        while refused.status_code != 503 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        writer = open_writer_once_read(fifo, deadline)
+        assert writer is not None, "the held request never reached the provider"
+        try:
             refused = server.rpc("tools/list")
-        with open(root / "held.json", "wb") as writer:
-            writer.write(b'{"ok": true}')
+        finally:
+            os.write(writer, b'{"ok": true}')
+            os.close(writer)
         holder.join(timeout=30)
         after = server.rpc("tools/list")
 
