@@ -425,6 +425,55 @@ async def test_a_database_from_an_unknown_schema_version_is_refused(
     await newer.close()
 
 
+def as_version_1_file(db_path: Path) -> None:
+    """Turn a current file into the layout version 1 wrote: no gate-evaluation index,
+    no trigger id on gate-evaluation rows."""
+    raw(db_path, "DROP INDEX run_gate_evals_by_trigger")
+    raw(db_path, "UPDATE run_records SET trigger_id = NULL WHERE kind = 'gate_evals'")
+    raw(db_path, "UPDATE store_meta SET version = 1")
+
+
+async def test_a_version_1_file_is_migrated_and_finds_its_gate_evaluations_by_trigger(
+    store: SqliteRunStateStore, db_path: Path
+) -> None:
+    head = await create_run(store)
+    head = await apply(store, trigger_delta(head, "t-1", gate_ids=["g-b", "g-a"]))
+    head = await apply(store, trigger_delta(head, "t-2"))
+    before = await store.gate_evals_for_trigger(head.key, "t-1")
+    await store.close()
+    as_version_1_file(db_path)
+
+    migrated = SqliteRunStateStore(db_path)
+    try:
+        assert await migrated.gate_evals_for_trigger(head.key, "t-1") == before
+        assert [e.evaluation.gate_id for e in before] == ["g-b", "g-a"]
+        assert len(await migrated.gate_evals_for_trigger(head.key, "t-2")) == 1
+        assert await migrated.verify_run(head.key) == []
+    finally:
+        await migrated.close()
+    assert raw(db_path, "SELECT version FROM store_meta") == [(SCHEMA_VERSION,)]
+
+
+async def test_a_version_1_file_with_a_damaged_gate_evaluation_opens_and_fails_closed_on_it(
+    store: SqliteRunStateStore, db_path: Path
+) -> None:
+    head = await run_with_history(store)
+    await store.close()
+    as_version_1_file(db_path)
+    position, _ = record_row(db_path, "gate_evals", 1)
+    raw(db_path, "UPDATE run_records SET record_json = ? WHERE position = ?", (b"{", position))
+
+    migrated = SqliteRunStateStore(db_path)
+    try:
+        assert len(await migrated.gate_evals_for_trigger(head.key, "t-1")) == 1
+        assert await migrated.gate_evals_for_trigger(head.key, "t-0") == ()
+        with pytest.raises(StoreCorrupt):
+            await collect(migrated, head.key, LogKind.GATE_EVALS)
+        assert await migrated.verify_run(head.key) != []
+    finally:
+        await migrated.close()
+
+
 async def test_a_reference_implementation_database_is_refused(db_path: Path) -> None:
     raw(db_path, "CREATE TABLE store_meta (version INTEGER)")
     raw(db_path, "INSERT INTO store_meta (version) VALUES (4)")
@@ -582,6 +631,12 @@ async def test_the_work_of_a_trigger_does_not_grow_with_the_runs_history(db_path
         early_lookup = work.take()
         assert await store.find_decision(head.key, "t-999") is not None
         late_lookup = work.take()
+        assert len(await store.gate_evals_for_trigger(head.key, "t-0")) == 1
+        early_gate_evals = work.take()
+        # Not the last trigger id in index order: the probe of any other one also
+        # steps onto the next entry to see that it belongs to another trigger.
+        assert len(await store.gate_evals_for_trigger(head.key, "t-998")) == 1
+        late_gate_evals = work.take()
     finally:
         await store.close()
 
@@ -590,6 +645,8 @@ async def test_the_work_of_a_trigger_does_not_grow_with_the_runs_history(db_path
     assert set(steps) == {steps[0]}
     assert len(early_lookup[0]) == len(late_lookup[0])
     assert early_lookup[1] == late_lookup[1]
-    plans = list(query_plans(db_path, statements[-1] + late_lookup[0]))
+    assert len(early_gate_evals[0]) == len(late_gate_evals[0])
+    assert early_gate_evals[1] == late_gate_evals[1]
+    plans = list(query_plans(db_path, statements[-1] + late_lookup[0] + late_gate_evals[0]))
     assert plans
     assert not [plan for plan in plans if plan.startswith("SCAN")]

@@ -29,7 +29,13 @@ from typing import Any, Protocol, runtime_checkable
 
 from decision_gate.core.canonical import HashDigest
 from decision_gate.core.jsonvalue import JsonValue
-from decision_gate.core.model import DecisionRecord, PacketRecord, RunState, SubmissionRecord
+from decision_gate.core.model import (
+    DecisionRecord,
+    GateEvalRecord,
+    PacketRecord,
+    RunState,
+    SubmissionRecord,
+)
 from decision_gate.core.runlog import LogKind, RunDelta, RunHead, RunKey
 
 __all__ = ["RunStateStore"]
@@ -65,6 +71,17 @@ class RunStateStore(Protocol):
 
     async def find_decision(self, key: RunKey, trigger_id: str) -> DecisionRecord | None:
         """The first decision of the run taken for `trigger_id` (indexed, not a scan)."""
+        ...
+
+    async def gate_evals_for_trigger(
+        self, key: RunKey, trigger_id: str
+    ) -> tuple[GateEvalRecord, ...]:
+        """The gate evaluations recorded for `trigger_id`, in chain order (indexed, not a scan).
+
+        A replayed trigger appends none: this is how `scenario_next` feedback
+        finds the ones its deciding call recorded. Empty for an unknown run
+        or trigger.
+        """
         ...
 
     async def packets_for_decision(self, key: RunKey, decision_id: str) -> tuple[PacketRecord, ...]:

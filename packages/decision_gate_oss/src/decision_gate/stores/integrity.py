@@ -56,8 +56,9 @@ class RecordKeys:
 
 
 def record_keys(appended: AppendedRecord) -> RecordKeys:
-    """Index keys of a record: decisions by trigger, packets by decision, submissions by id."""
-    if appended.kind is LogKind.DECISIONS:
+    """Index keys of a record: decisions and gate evaluations by trigger, packets by
+    decision, submissions by id."""
+    if appended.kind in (LogKind.DECISIONS, LogKind.GATE_EVALS):
         return RecordKeys(trigger_id=appended.record.trigger_id)
     if appended.kind is LogKind.PACKETS:
         return RecordKeys(decision_id=appended.record.decision_id)

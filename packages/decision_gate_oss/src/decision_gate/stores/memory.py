@@ -4,9 +4,9 @@ It keeps what a durable store keeps — canonical bytes and their SHA-256, never
 live objects — so a caller's later mutation cannot leak in, every read is
 re-hashed and parsed exactly as from disk, and it passes the same contract
 suite as the SQLite store. An `asyncio.Lock` makes each commit's
-compare-and-set and append one step; the indexes (decision by trigger,
-packets by decision, submission by id) make lookups independent of the run's
-history length.
+compare-and-set and append one step; the indexes (decision and gate
+evaluations by trigger, packets by decision, submission by id) make lookups
+independent of the run's history length.
 """
 
 from __future__ import annotations
@@ -26,7 +26,13 @@ from decision_gate.core.errors import (
     StoreVersionConflict,
 )
 from decision_gate.core.jsonvalue import JsonValue
-from decision_gate.core.model import DecisionRecord, PacketRecord, RunState, SubmissionRecord
+from decision_gate.core.model import (
+    DecisionRecord,
+    GateEvalRecord,
+    PacketRecord,
+    RunState,
+    SubmissionRecord,
+)
 from decision_gate.core.runlog import LogKind, RunDelta, RunHead, RunKey, run_state_from
 from decision_gate.stores.integrity import (
     DEFAULT_MAX_STATE_BYTES,
@@ -52,6 +58,7 @@ class _StoredRun:
     records: list[StoredRecord] = attrs.Factory(list)
     by_kind: dict[LogKind, list[int]] = attrs.Factory(lambda: {kind: [] for kind in LogKind})
     decision_by_trigger: dict[str, int] = attrs.Factory(dict)
+    gate_evals_by_trigger: dict[str, list[int]] = attrs.Factory(dict)
     packets_by_decision: dict[str, list[int]] = attrs.Factory(dict)
     submission_by_id: dict[str, int] = attrs.Factory(dict)
 
@@ -106,8 +113,10 @@ class MemoryRunStateStore:
                 index = len(run.records)
                 run.records.append(stored)
                 run.by_kind[stored.kind].append(index)
-                if keys.trigger_id is not None:
+                if keys.trigger_id is not None and stored.kind is LogKind.DECISIONS:
                     run.decision_by_trigger.setdefault(keys.trigger_id, index)
+                if keys.trigger_id is not None and stored.kind is LogKind.GATE_EVALS:
+                    run.gate_evals_by_trigger.setdefault(keys.trigger_id, []).append(index)
                 if keys.decision_id is not None:
                     run.packets_by_decision.setdefault(keys.decision_id, []).append(index)
                 if keys.submission_id is not None:
@@ -128,6 +137,20 @@ class MemoryRunStateStore:
         if decision.trigger_id != trigger_id:
             raise StoreCorrupt(f"run {key}: decision index does not match its record")
         return decision
+
+    async def gate_evals_for_trigger(
+        self, key: RunKey, trigger_id: str
+    ) -> tuple[GateEvalRecord, ...]:
+        self._open()
+        run = self._runs.get(key)
+        if run is None:
+            return ()
+        gate_evals = tuple(
+            self._record(key, run, index) for index in run.gate_evals_by_trigger.get(trigger_id, ())
+        )
+        if any(gate_eval.trigger_id != trigger_id for gate_eval in gate_evals):
+            raise StoreCorrupt(f"run {key}: gate evaluation index does not match its record")
+        return gate_evals
 
     async def packets_for_decision(self, key: RunKey, decision_id: str) -> tuple[PacketRecord, ...]:
         self._open()

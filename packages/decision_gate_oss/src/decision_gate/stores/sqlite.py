@@ -1,10 +1,13 @@
 """The SQLite `RunStateStore`: runs and scenario definitions in one durable file.
 
-Layout (schema version 1, in `store_meta`): `run_heads` holds one row per run
+Layout (schema version 2, in `store_meta`): `run_heads` holds one row per run
 (version, canonical head JSON and its SHA-256, record count); `run_records`
 holds every appended record once, at its chain position, with its canonical
 JSON and SHA-256 and the identifiers the control plane looks records up by
-(partial indexes per log, so a lookup is one index probe); `scenarios` holds
+(decisions and gate evaluations by trigger id, packets by decision id,
+submissions by id; partial indexes per log, so a lookup is one index probe;
+version 2 added the gate-evaluation index and fills its column for the
+records a version 1 file already holds); `scenarios` holds
 definitions, which survive restarts. Ids are TEXT because tenant and namespace
 ids range over u64, beyond SQLite's signed INTEGER.
 
@@ -44,7 +47,13 @@ from decision_gate.core.errors import (
     StoreVersionConflict,
 )
 from decision_gate.core.jsonvalue import JsonValue
-from decision_gate.core.model import DecisionRecord, PacketRecord, RunState, SubmissionRecord
+from decision_gate.core.model import (
+    DecisionRecord,
+    GateEvalRecord,
+    PacketRecord,
+    RunState,
+    SubmissionRecord,
+)
 from decision_gate.core.runlog import (
     AppendedRecord,
     LogKind,
@@ -118,6 +127,16 @@ _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             spec_hash   TEXT NOT NULL
         )""",
     ),
+    # 1 -> 2: gate evaluations by trigger id (`scenario_next` feedback on a replay).
+    # A record whose bytes are not JSON keeps no trigger id; reading it fails closed.
+    (
+        """UPDATE run_records
+            SET trigger_id = json_extract(CAST(record_json AS TEXT), '$.trigger_id')
+            WHERE kind = 'gate_evals' AND json_valid(CAST(record_json AS TEXT))""",
+        """CREATE INDEX run_gate_evals_by_trigger
+            ON run_records (tenant_id, namespace_id, run_id, trigger_id, position)
+            WHERE kind = 'gate_evals'""",
+    ),
 )
 """`_MIGRATIONS[n]` takes a database from schema version n to n + 1, in one transaction."""
 
@@ -136,6 +155,13 @@ _DECISION_BY_TRIGGER: Final = """
     WHERE tenant_id = ? AND namespace_id = ? AND run_id = ?
       AND kind = 'decisions' AND trigger_id = ?
     ORDER BY position LIMIT 1"""
+_GATE_EVALS_BY_TRIGGER: Final = """
+    SELECT kind, seq, length(record_json),
+           CASE WHEN length(record_json) <= ? THEN record_json END, record_hash
+    FROM run_records
+    WHERE tenant_id = ? AND namespace_id = ? AND run_id = ?
+      AND kind = 'gate_evals' AND trigger_id = ?
+    ORDER BY position"""
 _PACKETS_BY_DECISION: Final = """
     SELECT kind, seq, length(record_json),
            CASE WHEN length(record_json) <= ? THEN record_json END, record_hash
@@ -396,6 +422,19 @@ class SqliteRunStateStore:
         if decision.trigger_id != trigger_id:
             raise StoreCorrupt(f"run {key}: decision index does not match its record")
         return decision
+
+    async def gate_evals_for_trigger(
+        self, key: RunKey, trigger_id: str
+    ) -> tuple[GateEvalRecord, ...]:
+        def work(connection: sqlite3.Connection) -> list[StoredRecord]:
+            return self._records(connection, key, _GATE_EVALS_BY_TRIGGER, (trigger_id,))
+
+        gate_evals: tuple[GateEvalRecord, ...] = tuple(
+            decode_record(key, stored) for stored in await self._call(work)
+        )
+        if any(gate_eval.trigger_id != trigger_id for gate_eval in gate_evals):
+            raise StoreCorrupt(f"run {key}: gate evaluation index does not match its record")
+        return gate_evals
 
     async def packets_for_decision(self, key: RunKey, decision_id: str) -> tuple[PacketRecord, ...]:
         def work(connection: sqlite3.Connection) -> list[StoredRecord]:

@@ -87,11 +87,11 @@ def trigger_record(head: RunHead, trigger_id: str) -> TriggerRecord:
     return TriggerRecord(seq=U64(seq), event=event)
 
 
-def gate_eval_record(trigger_id: str) -> GateEvalRecord:
+def gate_eval_record(trigger_id: str, gate_id: str = "gate-1") -> GateEvalRecord:
     return GateEvalRecord(
         trigger_id=trigger_id,
         stage_id="stage-1",
-        evaluation=GateEvaluation(gate_id="gate-1", status=TriState.UNKNOWN, trace=()),
+        evaluation=GateEvaluation(gate_id=gate_id, status=TriState.UNKNOWN, trace=()),
         evidence=(),
     )
 
@@ -151,13 +151,18 @@ def tool_call_record(head: RunHead, method: str = "scenario.status") -> ToolCall
     )
 
 
-def trigger_delta(head: RunHead, trigger_id: str, packet_ids: Iterable[str] = ()) -> RunDelta:
-    """What the engine appends for one evaluated trigger: trigger, gate eval,
-    decision, its packets and the tool call."""
+def trigger_delta(
+    head: RunHead,
+    trigger_id: str,
+    packet_ids: Iterable[str] = (),
+    gate_ids: Iterable[str] = ("gate-1",),
+) -> RunDelta:
+    """What the engine appends for one evaluated trigger: trigger, one gate eval
+    per gate, decision, its packets and the tool call."""
     decision = decision_record(head, trigger_id)
     appended: list[tuple[LogKind, Any]] = [
         (LogKind.TRIGGERS, trigger_record(head, trigger_id)),
-        (LogKind.GATE_EVALS, gate_eval_record(trigger_id)),
+        *((LogKind.GATE_EVALS, gate_eval_record(trigger_id, gate_id)) for gate_id in gate_ids),
         (LogKind.DECISIONS, decision),
         *((LogKind.PACKETS, packet_record(p, decision.decision_id)) for p in packet_ids),
         (LogKind.TOOL_CALLS, tool_call_record(head, "scenario.trigger")),
@@ -248,6 +253,7 @@ async def test_commit_from_a_stale_version_is_refused_and_stores_nothing(
         await run_state_store.commit(trigger_delta(created, "t-stale"))
     assert await run_state_store.load_head(current.key) == current
     assert await run_state_store.find_decision(current.key, "t-stale") is None
+    assert await run_state_store.gate_evals_for_trigger(current.key, "t-stale") == ()
     assert await run_state_store.verify_run(current.key) == []
 
 
@@ -346,6 +352,32 @@ async def test_find_decision_of_an_unseen_trigger_or_run_is_none(
     head = await apply(run_state_store, trigger_delta(head, "t-1"))
     assert await run_state_store.find_decision(head.key, "t-unseen") is None
     assert await run_state_store.find_decision(fresh_head("other").key, "t-1") is None
+
+
+async def test_gate_evals_for_trigger_are_that_triggers_evaluations_in_chain_order(
+    run_state_store: RunStateStore,
+) -> None:
+    head = await create_run(run_state_store)
+    head = await apply(run_state_store, trigger_delta(head, "t-1", gate_ids=["g-b", "g-a"]))
+    head = await apply(run_state_store, trigger_delta(head, "t-2", gate_ids=["g-c"]))
+    head = await apply(run_state_store, trigger_delta(head, "t-3", gate_ids=[]))
+    assert await run_state_store.gate_evals_for_trigger(head.key, "t-1") == (
+        gate_eval_record("t-1", "g-b"),
+        gate_eval_record("t-1", "g-a"),
+    )
+    assert await run_state_store.gate_evals_for_trigger(head.key, "t-2") == (
+        gate_eval_record("t-2", "g-c"),
+    )
+    assert await run_state_store.gate_evals_for_trigger(head.key, "t-3") == ()
+
+
+async def test_gate_evals_for_an_unseen_trigger_or_run_are_empty(
+    run_state_store: RunStateStore,
+) -> None:
+    head = await create_run(run_state_store)
+    head = await apply(run_state_store, trigger_delta(head, "t-1"))
+    assert await run_state_store.gate_evals_for_trigger(head.key, "t-unseen") == ()
+    assert await run_state_store.gate_evals_for_trigger(fresh_head("other").key, "t-1") == ()
 
 
 async def test_packets_for_decision_are_that_decisions_packets_in_chain_order(
@@ -620,6 +652,9 @@ async def test_any_sequence_of_deltas_reads_back_in_append_order(
         assert await collect(run_state_store, head.key, kind) == expected[kind]
     assert await run_state_store.verify_run(head.key) == []
     assert await run_state_store.load_head(head.key) == head
+    for gate_eval in expected[LogKind.GATE_EVALS]:
+        found = await run_state_store.gate_evals_for_trigger(head.key, gate_eval.trigger_id)
+        assert found == (gate_eval,)
     state = await run_state_store.load_state(head.key)
     assert state is not None
     assert state.decisions == tuple(expected[LogKind.DECISIONS])
