@@ -53,7 +53,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on all three packages."""
-    session.install("mypy>=1.11", "types-jsonschema", *TEST_DEPS)
+    session.install("mypy>=1.11", "types-jsonschema", "types-PyYAML", *TEST_DEPS)
     _install_workspace(session)
     session.run("mypy", "--strict", *SOURCES)
 
