@@ -33,7 +33,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult
 from server_harness import RunningServer, run_server, server_config
 
-from decision_gate.config.model import AuthConfig, AuthMode, Transport
+from decision_gate.config.model import AuthConfig, AuthMode, ServerConfig, Transport
 from decision_gate.server.auth import Authenticator
 from decision_gate.server.catalogue import TOOL_NAMES, output_problems, tool_contracts
 from decision_gate.server.errors import Unauthenticated
@@ -507,7 +507,7 @@ def test_a_get_stream_is_not_offered(server: RunningServer) -> None:
 
 
 def test_an_http_message_without_its_request_gets_no_local_trust() -> None:
-    caller, _ = caller_for(Transport.HTTP, None)
+    caller, _ = caller_for(Transport.HTTP, None, ServerConfig())
 
     with pytest.raises(Unauthenticated):
         Authenticator(AuthConfig(mode=AuthMode.LOCAL_ONLY)).authenticate(caller)

@@ -4,9 +4,17 @@
 peer. `bearer_token` compares the `Authorization` header's token with the
 configured ones (exact match, constant time); the principal is
 `token:<sha256 hex of the token>`, so a token never becomes an id, a log
-field or an error message. `mtls` trusts a proxy-set subject header and
-checks it against the configured subjects. Roles and policy class come from
+field or an error message. `mtls` checks the client subject against the
+configured subjects. Roles and policy class come from
 `[[server.auth.principals]]` by principal id.
+
+Every HTTP route (`/rpc`, `/mcp`, `/metrics`) learns who is calling through
+`http_caller`, so the client subject has one source per config: when this
+process verifies client certificates (`[server.tls] client_ca_path`), the
+verified certificate's subject and nothing else - the
+`x-decision-gate-client-subject` header is then the client's own claim and
+is ignored; otherwise the header, which only a TLS-terminating proxy in
+front of the server can vouch for (the reference's model).
 
 Failures raise `Unauthenticated` (401) or `Unauthorized` (403) whose client
 message is one word; the reason goes only to the authorization audit line
@@ -21,12 +29,15 @@ import ipaddress
 from typing import Final
 
 import attrs
+from starlette.requests import Request
 
-from decision_gate.config.model import AuthConfig, AuthMode
+from decision_gate.config.model import AuthConfig, AuthMode, ServerConfig
 from decision_gate.seams.access import Principal
 from decision_gate.server.errors import Unauthenticated, Unauthorized
+from decision_gate.server.peer_certificate import STATE_KEY as TLS_SUBJECT_KEY
 
 MAX_AUTHORIZATION_HEADER_BYTES: Final = 8192
+CLIENT_SUBJECT_HEADER: Final = "x-decision-gate-client-subject"
 
 
 @attrs.frozen
@@ -37,6 +48,30 @@ class Caller:
     peer_ip: str | None = None
     authorization: str | None = attrs.field(default=None, repr=False)
     client_subject: str | None = None
+
+
+def verifies_client_certificates(config: ServerConfig) -> bool:
+    """Whether this process checks client certificates itself (in-process mTLS)."""
+    return config.tls is not None and config.tls.client_ca_path is not None
+
+
+def client_subject(request: Request, config: ServerConfig) -> str | None:
+    """The caller's mTLS subject: the verified certificate's under in-process mTLS
+    (None without one, whatever the headers say), else the proxy-set header."""
+    if verifies_client_certificates(config):
+        subject = request.scope.get("state", {}).get(TLS_SUBJECT_KEY)
+        return subject if isinstance(subject, str) else None
+    return request.headers.get(CLIENT_SUBJECT_HEADER)
+
+
+def http_caller(request: Request, config: ServerConfig, *, transport: str = "http") -> Caller:
+    """The `Caller` of one HTTP request, the same way on every route."""
+    return Caller(
+        transport=transport,
+        peer_ip=request.client.host if request.client is not None else None,
+        authorization=request.headers.get("authorization"),
+        client_subject=client_subject(request, config),
+    )
 
 
 @attrs.frozen

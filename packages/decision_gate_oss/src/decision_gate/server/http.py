@@ -23,19 +23,17 @@ from starlette.routing import Route
 
 from decision_gate.config.model import AuthMode, DecisionGateConfig, Transport
 from decision_gate.server.app import DecisionGateServer
-from decision_gate.server.auth import Caller
+from decision_gate.server.auth import http_caller
 from decision_gate.server.correlation import correlation_id_problem
 from decision_gate.server.errors import InvalidCorrelationId, Overloaded, RateLimited, RpcError
 from decision_gate.server.limits import InflightLimit, RateLimiter
 from decision_gate.server.mcp_standard import StandardMcpEndpoint
 from decision_gate.server.openapi import served_document
-from decision_gate.server.peer_certificate import STATE_KEY as TLS_SUBJECT_KEY
 from decision_gate.server.rpc import RpcReply, RpcRequestInfo, error_reply
 from decision_gate.server.scrape import scrape
 
 SERVER_CORRELATION_HEADER: Final = "x-server-correlation-id"
 CLIENT_CORRELATION_HEADER: Final = "x-correlation-id"
-CLIENT_SUBJECT_HEADER: Final = "x-decision-gate-client-subject"
 TOO_LARGE_TEXT: Final = "request body too large: length limit exceeded"
 
 
@@ -71,8 +69,6 @@ class RpcEndpoint:
         )
         self.bearer_mode = server.config.server.auth_or_default.mode is AuthMode.BEARER_TOKEN
         self.max_body_bytes = server.config.server.max_body_bytes
-        tls = server.config.server.tls
-        self.certificate_identity = tls is not None and tls.client_ca_path is not None
 
     async def __call__(self, request: Request) -> Response:
         try:
@@ -81,11 +77,8 @@ class RpcEndpoint:
             self.server.metrics.refused_unread("size", "sse" if self.sse else "http")
             return PlainTextResponse(TOO_LARGE_TEXT, status_code=413)
         server_id = self.server.correlation_ids.issue()
-        caller = Caller(
-            transport="sse" if self.sse else "http",
-            peer_ip=request.client.host if request.client is not None else None,
-            authorization=request.headers.get("authorization"),
-            client_subject=self._client_subject(request),
+        caller = http_caller(
+            request, self.server.config.server, transport="sse" if self.sse else "http"
         )
         info = RpcRequestInfo(
             caller=caller, server_correlation_id=server_id, request_bytes=len(body)
@@ -119,13 +112,6 @@ class RpcEndpoint:
         finally:
             self.inflight.release()
         return self._response(reply, info)
-
-    def _client_subject(self, request: Request) -> str | None:
-        """The verified certificate's subject under in-process mTLS, else the proxy header."""
-        if self.certificate_identity:
-            subject = request.scope.get("state", {}).get(TLS_SUBJECT_KEY)
-            return subject if isinstance(subject, str) else None
-        return request.headers.get(CLIENT_SUBJECT_HEADER)
 
     async def _refused(
         self, info: RpcRequestInfo, error: BaseException, *, security: str | None = None

@@ -59,11 +59,11 @@ from starlette.types import Message, Receive, Scope, Send
 
 from decision_gate import __version__
 from decision_gate.config import is_loopback_bind
-from decision_gate.config.model import DecisionGateConfig, Transport
+from decision_gate.config.model import DecisionGateConfig, ServerConfig, Transport
 from decision_gate.core.errors import DecisionGateError
 from decision_gate.plugins.guards import AuditFailure
 from decision_gate.server.app import DecisionGateServer
-from decision_gate.server.auth import Caller
+from decision_gate.server.auth import Caller, http_caller
 from decision_gate.server.catalogue import contract_for
 from decision_gate.server.correlation import correlation_id_problem
 from decision_gate.server.errors import (
@@ -80,7 +80,6 @@ from decision_gate.server.rpc import RpcReply, RpcRequestInfo, error_reply
 
 SERVER_NAME: Final = "decision-gate"
 CLIENT_CORRELATION_HEADER: Final = "x-correlation-id"
-CLIENT_SUBJECT_HEADER: Final = "x-decision-gate-client-subject"
 SERVER_CORRELATION_META: Final = "decision-gate/server_correlation_id"
 INSTRUCTIONS: Final = (
     "Decision Gate evaluates gates over evidence. Define a scenario (scenario_define), "
@@ -181,7 +180,7 @@ class StandardMcp:
     async def _forward(self, ctx: SdkContext, method: str, params: Any) -> _ForwardedReply:
         """Guard, then hand the reference request to the shared `RpcService`."""
         request_id = ctx.request_id
-        caller, raw_client_id = caller_for(self.transport, ctx.request)
+        caller, raw_client_id = caller_for(self.transport, ctx.request, self.server.config.server)
         rpc = self.server.rpc
         body: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
         if params is not None:
@@ -224,7 +223,7 @@ class StandardMcp:
 
         The answer has been sent, so an audit failure here cannot change it.
         """
-        caller, raw_client_id = caller_for(self.transport, request)
+        caller, raw_client_id = caller_for(self.transport, request, self.server.config.server)
         info = RpcRequestInfo(
             caller=caller,
             server_correlation_id=self.server.correlation_ids.issue(),
@@ -257,8 +256,12 @@ class _ForwardedReply:
     id_text: str | None
 
 
-def caller_for(transport: Transport, request: Any) -> tuple[Caller, str | None]:
-    """Who sent the request: the stdio parent, or an HTTP peer with its headers.
+def caller_for(
+    transport: Transport, request: Any, config: ServerConfig
+) -> tuple[Caller, str | None]:
+    """Who sent the request: the stdio parent, or an HTTP peer known exactly as
+    `/rpc` knows it (`auth.http_caller`: under in-process mTLS, the verified
+    certificate's subject, never the subject header).
 
     An HTTP message without its request carries no identity at all, which
     every auth mode refuses - never the trust stdio gets.
@@ -267,13 +270,7 @@ def caller_for(transport: Transport, request: Any) -> tuple[Caller, str | None]:
         return Caller(transport="stdio"), None
     if not isinstance(request, Request):
         return Caller(transport="http"), None
-    caller = Caller(
-        transport="http",
-        peer_ip=request.client.host if request.client is not None else None,
-        authorization=request.headers.get("authorization"),
-        client_subject=request.headers.get(CLIENT_SUBJECT_HEADER),
-    )
-    return caller, request.headers.get(CLIENT_CORRELATION_HEADER)
+    return http_caller(request, config), request.headers.get(CLIENT_CORRELATION_HEADER)
 
 
 def _result_or_raise(reply: _ForwardedReply) -> Any:

@@ -2,7 +2,8 @@
 
 A scrape is authenticated exactly as a JSON-RPC request would be under the
 server's `[server.auth]` mode - `local_only` admits loopback peers only,
-`bearer_token` a configured token, `mtls` an allowed client subject - so
+`bearer_token` a configured token, `mtls` an allowed client subject (taken
+from the same source as on `/rpc`, `auth.http_caller`) - so
 exposing a server never exposes its traffic figures to someone who could not
 call it. No tool allowlist applies (a scrape runs no tool). A refused scrape
 answers a one-word plain-text body, like `/rpc` never says why, and is
@@ -20,23 +21,17 @@ from starlette.responses import PlainTextResponse, Response
 
 from decision_gate.config.model import AuthMode
 from decision_gate.server.app import DecisionGateServer
-from decision_gate.server.auth import Caller
+from decision_gate.server.auth import http_caller
 from decision_gate.server.errors import Unauthenticated, Unauthorized
 from decision_gate.server.metrics import CONTENT_TYPE
 from decision_gate.server.rpc import RpcRequestInfo
 
-CLIENT_SUBJECT_HEADER: Final = "x-decision-gate-client-subject"
 SECURITY_EVENT_KIND: Final = "metrics_scrape_refused"
 
 
 async def scrape(server: DecisionGateServer, request: Request) -> Response:
     """The metrics of `server` for an authenticated caller, else 401/403."""
-    caller = Caller(
-        transport="http",
-        peer_ip=request.client.host if request.client is not None else None,
-        authorization=request.headers.get("authorization"),
-        client_subject=request.headers.get(CLIENT_SUBJECT_HEADER),
-    )
+    caller = http_caller(request, server.config.server)
     try:
         server.authenticator.authenticate(caller)
     except (Unauthenticated, Unauthorized) as refusal:
