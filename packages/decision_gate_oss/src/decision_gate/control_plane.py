@@ -8,6 +8,11 @@ compare-and-set means another process decided first: the call starts over from
 the new head, so concurrent writers serialise without losing a decision and an
 idempotent replay stays idempotent.
 
+What a call appended is known from its delta, so a caller that needs it (the
+gate evaluations behind `scenario_next` feedback) gets it with the result
+instead of reading the run's logs back; only a replay, which appends nothing,
+looks its original records up, through one indexed store lookup.
+
 Providers are called concurrently, each bounded by a per-provider limit and a
 timeout. Whatever a provider does wrong (raise, time out, return garbage) is
 recorded as a `provider_error` and evaluates Unknown: it can hold a gate, never
@@ -45,6 +50,7 @@ from decision_gate.core.errors import (
 )
 from decision_gate.core.model import (
     EvidenceResult,
+    GateEvalRecord,
     NextRequest,
     PrecheckResult,
     ProviderMissingDetails,
@@ -79,6 +85,37 @@ class ConcurrentModification(ControlPlaneError):
     def __init__(self, key: RunKey) -> None:
         super().__init__(
             f"run {key.run_id} kept changing under concurrent writers; the call was not applied"
+        )
+
+
+@attrs.frozen
+class TriggerOutcome:
+    """A trigger's result and the gate evaluations recorded for its trigger id, in chain order.
+
+    They are what the call that decided the trigger appended: this call's own
+    when it decided afresh, else (a replay, or a run that is no longer active)
+    the stored ones looked up by trigger id. Empty when no gate was evaluated
+    (a stage timeout, or a trigger id the run never decided on).
+    """
+
+    result: TriggerResult
+    gate_evals: tuple[GateEvalRecord, ...]
+
+
+@attrs.frozen
+class _Decided:
+    """One trigger call as committed: its result and the delta it appended."""
+
+    result: TriggerResult
+    delta: RunDelta
+
+    @property
+    def afresh(self) -> bool:
+        return any(record.kind is LogKind.TRIGGERS for record in self.delta.records)
+
+    def gate_evals(self) -> tuple[GateEvalRecord, ...]:
+        return tuple(
+            record.record for record in self.delta.records if record.kind is LogKind.GATE_EVALS
         )
 
 
@@ -225,19 +262,33 @@ class ControlPlane:
     async def next(self, scenario_id: str, request: NextRequest) -> TriggerResult:
         """An agent asks the run to move on (`scenario_next`)."""
         trigger = engine.next_request_trigger(request)
-        return await self._trigger(scenario_id, trigger, "scenario.next", request)
+        return (await self._trigger(scenario_id, trigger, "scenario.next", request)).result
+
+    async def next_with_gate_evals(self, scenario_id: str, request: NextRequest) -> TriggerOutcome:
+        """`next`, with the gate evaluations behind its decision (`scenario_next` feedback).
+
+        Costs what `next` costs plus, for a replay only, one indexed lookup:
+        never a read of the run's history.
+        """
+        trigger = engine.next_request_trigger(request)
+        decided = await self._trigger(scenario_id, trigger, "scenario.next", request)
+        if decided.afresh:
+            return TriggerOutcome(decided.result, decided.gate_evals())
+        key = RunKey(trigger.tenant_id, trigger.namespace_id, trigger.run_id)
+        stored = await self.store.gate_evals_for_trigger(key, trigger.trigger_id)
+        return TriggerOutcome(decided.result, stored)
 
     async def trigger(self, scenario_id: str, event: TriggerEvent) -> TriggerResult:
         """An event, tick or backend signal reaches the run (`scenario_trigger`)."""
-        return await self._trigger(scenario_id, event, "scenario.trigger", event)
+        return (await self._trigger(scenario_id, event, "scenario.trigger", event)).result
 
     async def _trigger(
         self, scenario_id: str, trigger: TriggerEvent, method: str, request: Any
-    ) -> TriggerResult:
+    ) -> _Decided:
         scenario = await self.scenario(scenario_id)
         key = RunKey(trigger.tenant_id, trigger.namespace_id, trigger.run_id)
 
-        async def attempt(head: RunHead) -> tuple[RunDelta, TriggerResult | DecisionGateError]:
+        async def attempt(head: RunHead) -> tuple[RunDelta, _Decided | DecisionGateError]:
             missing = self.providers.missing_for(scenario.spec)
             if missing is not None:
                 return engine.provider_missing(
@@ -251,7 +302,7 @@ class ControlPlane:
             prior = await self._prior_decision(head, trigger.trigger_id)
             plan = engine.plan_trigger(scenario, head, trigger, prior, self.config)
             evidence = await self.fetch_evidence(plan)
-            return engine.apply_trigger(
+            delta, result = engine.apply_trigger(
                 scenario,
                 head,
                 trigger,
@@ -263,6 +314,7 @@ class ControlPlane:
                 policy=self._policy,
                 dispatcher=self._dispatcher,
             )
+            return delta, _Decided(result, delta)
 
         return await self._commit_loop(scenario, key, attempt)
 

@@ -56,7 +56,7 @@ from decision_gate.core.model import (
     parse,
     to_json,
 )
-from decision_gate.core.runlog import LogKind, RunKey
+from decision_gate.core.runlog import RunKey
 from decision_gate.core.runpack import SecurityContext, manifest_to_json
 from decision_gate.plugins import Seams
 from decision_gate.plugins.guards import epoch_millis
@@ -140,6 +140,15 @@ class _Invocation:
 
 
 Handler = Callable[[_Invocation], Awaitable[Any]]
+
+
+@attrs.frozen
+class _FeedbackGrant:
+    """The feedback level a scenario_next caller asked for (or defaults to) and the one granted."""
+
+    wanted: FeedbackLevel
+    level: FeedbackLevel
+    explicit: bool
 
 
 class ToolRouter:
@@ -307,13 +316,22 @@ class ToolRouter:
 
     async def _scenario_next(self, invocation: _Invocation) -> Any:
         arguments = invocation.arguments
+        scenario_id = arguments["scenario_id"]
         request = parse(NextRequest, arguments["request"], "request")
-        result = await self.plane.next(arguments["scenario_id"], request)
-        output: dict[str, Any] = to_json(result)
         requested = arguments.get("feedback")
-        feedback = await self._feedback(
+        grant = self._feedback_grant(
             invocation, request, FeedbackLevel(requested) if requested is not None else None
         )
+        # The gate evaluations come with the decision (what the call appended), so
+        # feedback costs the same on the thousandth trigger of a run as on the first.
+        gate_evals: tuple[GateEvalRecord, ...] = ()
+        if grant.level is FeedbackLevel.SUMMARY:
+            result = await self.plane.next(scenario_id, request)
+        else:
+            outcome = await self.plane.next_with_gate_evals(scenario_id, request)
+            result, gate_evals = outcome.result, outcome.gate_evals
+        output: dict[str, Any] = to_json(result)
+        feedback = await self._feedback(grant, scenario_id, gate_evals)
         if feedback is not None:
             output["feedback"] = feedback
         return output
@@ -328,9 +346,9 @@ class ToolRouter:
         event = parse(TriggerEvent, arguments["trigger"], "trigger")
         return to_json(await self.plane.trigger(arguments["scenario_id"], event))
 
-    async def _feedback(
+    def _feedback_grant(
         self, invocation: _Invocation, request: NextRequest, requested: FeedbackLevel | None
-    ) -> dict[str, Any] | None:
+    ) -> _FeedbackGrant:
         """server.md §2.2 scenario_next: the feedback level this caller may see."""
         policy = self.config.server.feedback.scenario_next
         local = invocation.auth.auth_method == "local"
@@ -352,28 +370,32 @@ class ToolRouter:
             level = FeedbackLevel.TRACE
         if level is FeedbackLevel.TRACE and not permitted(level):
             level = FeedbackLevel.SUMMARY
-        denied = level.rank < wanted.rank
-        if level is FeedbackLevel.SUMMARY and requested is None and not denied:
+        return _FeedbackGrant(wanted=wanted, level=level, explicit=requested is not None)
+
+    async def _feedback(
+        self, grant: _FeedbackGrant, scenario_id: str, gate_evals: tuple[GateEvalRecord, ...]
+    ) -> dict[str, Any] | None:
+        """The `feedback` object of a scenario_next result, or None when it is omitted.
+
+        `gate_evals` are the records of the request's trigger id (server.md §2.2).
+        """
+        denied = grant.level.rank < grant.wanted.rank
+        if grant.level is FeedbackLevel.SUMMARY and not grant.explicit and not denied:
             return None
-        feedback: dict[str, Any] = {"level": level.value}
+        feedback: dict[str, Any] = {"level": grant.level.value}
         if denied:
             feedback["denied_reason"] = (
-                f"feedback level denied (requested={wanted.value}, allowed={level.value})"
+                f"feedback level denied (requested={grant.wanted.value}, "
+                f"allowed={grant.level.value})"
             )
-        if level is FeedbackLevel.SUMMARY:
+        if grant.level is FeedbackLevel.SUMMARY:
             return feedback
-        key = RunKey(request.tenant_id, request.namespace_id, request.run_id)
-        records: list[GateEvalRecord] = [
-            record
-            async for record in self.plane.store.read_log(key, LogKind.GATE_EVALS)
-            if record.trigger_id == request.trigger_id
-        ]
-        if level is FeedbackLevel.TRACE:
-            feedback["gate_evaluations"] = [to_json(record.evaluation) for record in records]
+        if grant.level is FeedbackLevel.TRACE:
+            feedback["gate_evaluations"] = [to_json(record.evaluation) for record in gate_evals]
         else:
-            scenario = await self.plane.scenario(invocation.arguments["scenario_id"])
+            scenario = await self.plane.scenario(scenario_id)
             feedback["gate_records"] = [
-                self._redacted_gate_record(scenario, record) for record in records
+                self._redacted_gate_record(scenario, record) for record in gate_evals
             ]
         return feedback
 
