@@ -30,6 +30,7 @@ from decision_gate.core.model import (
     EvidenceResult,
     HoldOutcome,
     Logical,
+    NextRequest,
     RunConfig,
     ScenarioSpec,
     TriggerEvent,
@@ -308,6 +309,70 @@ async def test_two_control_planes_on_one_sqlite_file_never_lose_a_decision(
         assert result.decision in state.decisions
     await first_store.close()
     await second_store.close()
+
+
+def next_request(n: int, trigger_id: str | None = None) -> NextRequest:
+    return NextRequest(
+        run_id="run-1",
+        tenant_id=1,  # type: ignore[arg-type]
+        namespace_id=1,  # type: ignore[arg-type]
+        trigger_id=trigger_id or f"t{n}",
+        agent_id="agent",
+        time=Logical(n),  # type: ignore[arg-type]
+    )
+
+
+def false_result(_: EvidenceQuery) -> EvidenceResult:
+    return EvidenceResult(value=JsonEvidence(False))
+
+
+async def test_a_next_comes_with_the_gate_evaluations_it_recorded() -> None:
+    plane = await started(ScriptedProvider(false_result), ["a"])
+    await plane.trigger("s", event(1))
+
+    outcome = await plane.next_with_gate_evals("s", next_request(2))
+
+    state = await plane.run_state(KEY)
+    assert isinstance(outcome.result.decision.outcome, HoldOutcome)
+    assert outcome.gate_evals == tuple(e for e in state.gate_evals if e.trigger_id == "t2")
+    assert len(outcome.gate_evals) == 1
+
+
+async def test_a_replayed_next_comes_with_the_gate_evaluations_of_its_first_call() -> None:
+    plane = await started(ScriptedProvider(false_result), ["a"])
+    first = await plane.next_with_gate_evals("s", next_request(1))
+    await plane.next_with_gate_evals("s", next_request(2))
+
+    replayed = await plane.next_with_gate_evals("s", next_request(3, trigger_id="t1"))
+
+    assert replayed == first
+    assert len((await plane.run_state(KEY)).gate_evals) == 2
+
+
+async def test_a_next_on_a_finished_run_has_gate_evaluations_only_for_the_deciding_trigger() -> (
+    None
+):
+    plane = await started(ScriptedProvider(true_result), ["a"])
+    completing = await plane.next_with_gate_evals("s", next_request(1))
+    assert completing.result.status.value == "completed"
+
+    again = await plane.next_with_gate_evals("s", next_request(2, trigger_id="t1"))
+    later = await plane.next_with_gate_evals("s", next_request(3))
+
+    assert again.gate_evals == completing.gate_evals != ()
+    assert later.result.decision == completing.result.decision
+    assert later.gate_evals == ()
+
+
+async def test_next_and_next_with_gate_evals_decide_alike() -> None:
+    plain = await started(ScriptedProvider(false_result), ["a"])
+    traced = await started(ScriptedProvider(false_result), ["a"])
+
+    results = [await plain.next("s", next_request(n)) for n in (1, 2)]
+    outcomes = [await traced.next_with_gate_evals("s", next_request(n)) for n in (1, 2)]
+
+    assert [outcome.result for outcome in outcomes] == results
+    assert await plain.run_state(KEY) == await traced.run_state(KEY)
 
 
 @pytest.mark.parametrize("name", ["golden_time_after_pass", "golden_visibility_packet"])
