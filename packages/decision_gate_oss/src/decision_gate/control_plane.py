@@ -104,7 +104,11 @@ class TriggerOutcome:
 
 @attrs.frozen
 class _Decided:
-    """One trigger call as committed: its result and the delta it appended."""
+    """One trigger call as committed: its result and the delta it appended.
+
+    The engine records a trigger only when it decides it afresh; a replay, or
+    a call on a run that is no longer active, appends a tool call alone.
+    """
 
     result: TriggerResult
     delta: RunDelta
