@@ -8,6 +8,15 @@ them, so a misspelt security setting can never silently fall back to a
 default. After the schema come the cross-key rules the schema cannot express
 (server.md §4), each reported with the path of the key to change.
 
+`[run_state_store]`, `[schema_registry]` and `[runpack_storage]` select an
+implementation with `type`. A `type` the reference defines is validated by
+the reference schema; any other names a plugin's implementation (or one of
+ours beyond the reference, such as `filesystem` runpack storage): the table is
+passed as written to that implementation's factory, which checks its keys
+when the server starts (a plugin registry's `acl` and `max_schema_bytes`
+are the server's and still checked by the schema). `plugin_selected_tables` lists those tables, so
+`config validate` can say which ones it could not check against the schema.
+
 The file is read with a size cap (1 MiB) and must be UTF-8 TOML.
 """
 
@@ -106,6 +115,13 @@ def config_from_document(
 ) -> DecisionGateConfig:
     """Validate an already parsed document (TOML tables as dicts) as a config."""
     reference, extension_problems = _split_extensions(document)
+    selected = plugin_selected_tables(document)
+    for key in selected:
+        del reference[key]
+    if "schema_registry" in selected:
+        # The server, not the store, enforces these: they stay the reference's, schema-checked.
+        server_keys = {k: v for k, v in document["schema_registry"].items() if k in _SERVER_KEYS}
+        reference["schema_registry"] = {"type": "memory", **server_keys}
     complete = with_defaults(reference)
     problems = extension_problems + schema_problems(complete)
     if not problems:
@@ -114,6 +130,7 @@ def config_from_document(
         raise ConfigError(problems, source)
     typed = {key: complete[key] for key in _TYPED_SECTIONS if key in complete}
     complete.update({key: document[key] for key in EXTENSION_SECTIONS if key in document})
+    complete.update({key: document[key] for key in selected})
     plugin_providers = [p for p in document.get("providers") or [] if _is_plugin_provider(p)]
     if plugin_providers:
         complete["providers"] = [*complete.get("providers", []), *plugin_providers]
@@ -138,6 +155,35 @@ EXTENSION_SECTIONS: Final = (
 """Tables beyond the reference's schema: the plugin seams' selectors (each a
 table with a `type`, `audit_sinks` an array of them) and the CLI's `[client]`.
 Their keys are checked by the implementation they select, at start-up."""
+
+
+SELECTING_SECTIONS: Final = ("run_state_store", "schema_registry", "runpack_storage")
+"""Reference tables whose `type` may also name an implementation the reference
+does not define (see the module doc)."""
+
+
+_SERVER_KEYS: Final = ("acl", "max_schema_bytes")
+"""`[schema_registry]` keys the server's registry ACL reads, whatever the store."""
+
+
+def reference_types(section: str) -> frozenset[str]:
+    """The `type` values the reference schema defines for a selecting table."""
+    schema = load_json("config.schema.json")["properties"][section]
+    values = _branch_for(schema, "object")["properties"]["type"]["enum"]
+    return frozenset(values)
+
+
+def plugin_selected_tables(document: Mapping[str, Any]) -> dict[str, str]:
+    """The selecting tables whose `type` is not the reference's: table -> implementation."""
+    selected = {}
+    for key in SELECTING_SECTIONS:
+        table = document.get(key)
+        if not isinstance(table, Mapping):
+            continue
+        kind = table.get("type")
+        if isinstance(kind, str) and kind and kind not in reference_types(key):
+            selected[key] = kind
+    return selected
 
 
 def _is_plugin_provider(entry: Any) -> bool:

@@ -28,6 +28,12 @@ implementation named like the entry's `name`; `type = "plugin"` selects `impleme
 (default: `name`); `type = "mcp"` entries are left to the server. The
 provider's `provider_id` must equal `name`.
 
+A name another distribution provides (`runpack_storage` `object_store`, the
+reference's S3 storage, is decision-gate-enterprise's) is reported as such
+when no installed plugin provides it. `resolve_selections` names every
+table's implementation without building it: `config validate` uses it to
+report an unknown name and which tables a third-party plugin checks.
+
 `timeout_ms` in `tenant_authorizer`, `usage_meter` and `namespace_authority`
 bounds each call (default 5000); after it the guard denies.
 """
@@ -79,9 +85,11 @@ __all__ = [
     "Seam",
     "SeamProtocols",
     "Seams",
+    "Selection",
     "build_implementation",
     "installed_plugins",
     "load_seams",
+    "resolve_selections",
 ]
 
 SeamProtocols: Final[Mapping[Seam, type]] = {
@@ -106,6 +114,90 @@ DEFAULTS: Final[Mapping[Seam, str]] = {
     Seam.POLICY_DECIDER: "permit_all",
     Seam.DISPATCHER: "record",
 }
+
+PROVIDED_ELSEWHERE: Final[Mapping[tuple[Seam, str], str]] = {
+    (Seam.RUNPACK_STORAGE, "object_store"): "decision-gate-enterprise",
+}
+"""Implementations the reference defines that another distribution provides."""
+
+
+def _select(catalogue: PluginCatalogue, seam: Seam, name: object) -> RegisteredImplementation[Any]:
+    try:
+        return catalogue.select(seam, name)
+    except PluginError:
+        distribution = PROVIDED_ELSEWHERE.get((seam, name)) if isinstance(name, str) else None
+        if distribution is None:
+            raise
+        installed = ", ".join(catalogue.names(seam)) or "none"
+        raise PluginError(
+            f"{seam.value} type {name} is provided by {distribution}; installed: {installed}"
+        ) from None
+
+
+@attrs.frozen
+class Selection:
+    """The implementation one config table names, resolved but not built.
+
+    `selector` is the TOML path of the key naming it (`runpack_storage.type`);
+    `plugin` is the plugin that provides it; `problem` says why none does."""
+
+    selector: str
+    seam: Seam
+    name: object
+    plugin: PluginInfo | None
+    problem: str | None = None
+
+
+def _selected_tables(sections: Mapping[str, Any]) -> list[tuple[str, Seam, object]]:
+    """Every selector `load_seams` builds from: its TOML path, the seam, the name it gives."""
+    chosen: list[tuple[str, Seam, object]] = []
+    for seam in (
+        Seam.RUN_STATE_STORE,
+        Seam.SCHEMA_REGISTRY,
+        Seam.TENANT_AUTHORIZER,
+        Seam.USAGE_METER,
+        Seam.NAMESPACE_AUTHORITY,
+        Seam.DISPATCHER,
+    ):
+        name = (_table(sections, seam.value) or {}).get("type", DEFAULTS[seam])
+        chosen.append((f"{seam.value}.type", seam, name))
+    runpack = _table(sections, Seam.RUNPACK_STORAGE.value)
+    if runpack is not None:
+        chosen.append(("runpack_storage.type", Seam.RUNPACK_STORAGE, runpack.get("type")))
+    for index, sink in enumerate(_array(sections, "audit_sinks")):
+        chosen.append((f"audit_sinks[{index}].type", Seam.AUDIT_SINK, sink.get("type")))
+    policy = (_table(sections, "policy") or {}).get("engine", DEFAULTS[Seam.POLICY_DECIDER])
+    chosen.append(("policy.engine", Seam.POLICY_DECIDER, policy))
+    for index, entry in enumerate(_array(sections, "providers")):
+        kind = entry.get("type", "builtin")
+        if kind == "builtin":
+            chosen.append((f"providers[{index}].name", Seam.EVIDENCE_PROVIDER, entry.get("name")))
+        elif kind == "plugin":
+            name = entry.get("implementation", entry.get("name"))
+            chosen.append((f"providers[{index}].implementation", Seam.EVIDENCE_PROVIDER, name))
+    return chosen
+
+
+def resolve_selections(
+    sections: Mapping[str, Any],
+    *,
+    only: Collection[str] | None = None,
+    disable_third_party: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> list[Selection]:
+    """Which installed plugin provides what each table selects (nothing is built)."""
+    catalogue = discover_plugins(
+        only=only, disable_third_party=disable_third_party, environ=environ
+    )
+    selections = []
+    for table, seam, name in _selected_tables(sections):
+        try:
+            registered = _select(catalogue, seam, name)
+        except PluginError as error:
+            selections.append(Selection(table, seam, name, None, str(error)))
+        else:
+            selections.append(Selection(table, seam, name, registered.plugin))
+    return selections
 
 
 @attrs.frozen
@@ -181,7 +273,7 @@ class _Builder:
         self.built: list[object] = []
 
     async def build(self, seam: Seam, name: object, section: Mapping[str, Any]) -> Any:
-        registered: RegisteredImplementation[Any] = self.catalogue.select(seam, name)
+        registered: RegisteredImplementation[Any] = _select(self.catalogue, seam, name)
         try:
             made = registered.implementation.factory(section)
             obj = await made if inspect.isawaitable(made) else made
@@ -229,7 +321,7 @@ async def _providers(builder: _Builder, entries: Sequence[Mapping[str, Any]]) ->
             raise InvalidInput("[[providers]] name must be a non-empty string")
         if kind == "builtin":
             implementation: object = name
-            if not builder.catalogue.select(Seam.EVIDENCE_PROVIDER, name).plugin.builtin:
+            if not _select(builder.catalogue, Seam.EVIDENCE_PROVIDER, name).plugin.builtin:
                 raise InvalidInput(
                     f'[[providers]] {name}: not a built-in provider; use type = "plugin"'
                 )

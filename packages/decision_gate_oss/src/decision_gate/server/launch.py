@@ -9,6 +9,10 @@ required client certificates. An exposed server prints a security banner,
 and dev-permissive mode a warning, on stderr. TLS and client-certificate
 verification are uvicorn's (the standard library's `ssl`): a client without
 a certificate the CA signed is refused during the handshake.
+
+The server (seams, stores, providers, docs) is built before uvicorn starts,
+so every start-up failure reaches the CLI as a typed error: one line on
+stderr and a non-zero exit, never a traceback.
 """
 
 from __future__ import annotations
@@ -140,33 +144,44 @@ def print_lines(lines: list[str], stream: TextIO | None = None) -> None:
 
 
 def serve(config: DecisionGateConfig, *, allow_non_loopback: bool) -> None:
-    """Run the server until interrupted (HTTP/SSE with uvicorn, or stdio)."""
+    """Run the server until interrupted (HTTP/SSE with uvicorn, or stdio).
+
+    The notices are printed once the server is built, so a start-up failure
+    is the only line on stderr."""
     import asyncio
 
     notices = check_bind_policy(config, allow_non_loopback=allow_non_loopback)
-    print_lines(notices + startup_notices(config))
-    if config.server.transport is Transport.STDIO:
-        asyncio.run(_serve_stdio(config))
-        return
-    import uvicorn
-
-    from decision_gate.server.http import create_app
-
-    uvicorn.run(
-        create_app(config),
-        log_level="warning",
-        lifespan="on",
-        server_header=False,
-        **uvicorn_options(config),
-    )
+    asyncio.run(_serve(config, notices + startup_notices(config)))
 
 
-async def _serve_stdio(config: DecisionGateConfig) -> None:
+async def _serve(config: DecisionGateConfig, notices: list[str]) -> None:
+    """Build the server first, then serve it: a start-up failure (a missing
+    plugin, an unreadable provider root or docs path) is raised here, typed,
+    for the CLI to print as one line, never logged by uvicorn's lifespan as a
+    traceback."""
     from decision_gate.server.app import DecisionGateServer
-    from decision_gate.server.mcp_standard import serve_stdio_any_framing
 
     server = await DecisionGateServer.start(config)
     try:
-        await serve_stdio_any_framing(server, sys.stdin.buffer, sys.stdout.buffer)
+        print_lines(notices)
+        if config.server.transport is Transport.STDIO:
+            from decision_gate.server.mcp_standard import serve_stdio_any_framing
+
+            await serve_stdio_any_framing(server, sys.stdin.buffer, sys.stdout.buffer)
+            return
+        import uvicorn
+
+        from decision_gate.server.http import create_app
+
+        web = uvicorn.Server(
+            uvicorn.Config(
+                create_app(config, server=server),
+                log_level="warning",
+                lifespan="on",
+                server_header=False,
+                **uvicorn_options(config),
+            )
+        )
+        await web.serve()
     finally:
         await server.close()
