@@ -7,11 +7,9 @@ the public API). One virtual environment per test session: building it is the
 slow part. Each test runs Python inside it, so nothing here imports the plugin.
 
 The server is `decision-gate serve` over stdio with a decision-gate.toml
-selecting the plugin's authorizer, meter and audit sinks. The config loader
-validates `[runpack_storage]` against the reference schema (only
-`object_store`), so the runpack storage is shown through a server embedded the
-way the reference injects a storage: `load_seams` with the plugin selected,
-`DecisionGateServer` and its HTTP app on 127.0.0.1 port 0.
+selecting the plugin's authorizer, meter, audit sinks and runpack storage
+(`[runpack_storage] type = "acme_vault"`: a type the reference does not
+define selects an installed implementation, which checks its own keys).
 """
 
 from __future__ import annotations
@@ -395,59 +393,56 @@ def test_a_failing_plugin_audit_sink_fails_the_call_it_was_recording(
     assert ok_events.count("tenant_authz") == 2
 
 
-EMBEDDED = """
-import asyncio, json, sys
-import httpx, uvicorn
-from decision_gate.config import parse_config
-from decision_gate.plugins import load_seams
-from decision_gate.server import create_app
-from decision_gate.server.app import DecisionGateServer, seam_sections
-
-async def main(root, spec, start):
-    config = parse_config('[server]\\ntransport = "http"\\nbind = "127.0.0.1:0"\\n')
-    sections = {**seam_sections(config),
-                "runpack_storage": {"type": "acme_vault", "root": root},
-                "audit_sinks": [{"type": "acme_log", "path": root + "/acme-audit.jsonl"}]}
-    server = DecisionGateServer(config, await load_seams(sections))
-    web = uvicorn.Server(uvicorn.Config(create_app(config, server=server), host="127.0.0.1",
-                                       port=0, log_level="warning", lifespan="on"))
-    serving = asyncio.create_task(web.serve())
-    while not web.started:
-        await asyncio.sleep(0.01)
-    port = web.servers[0].sockets[0].getsockname()[1]
-    replies = []
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-        calls = [("scenario_define", {"spec": spec}), ("scenario_start", start),
-                 ("runpack_export", {"scenario_id": "plugin-proof", "tenant_id": 1,
-                                     "namespace_id": 2, "run_id": "allowed-run",
-                                     "generated_at": {"kind": "logical", "value": 5},
-                                     "include_verification": True, "manifest_name": None})]
-        for number, (tool, arguments) in enumerate(calls, start=1):
-            response = await client.post("/rpc", json={"jsonrpc": "2.0", "id": number,
-                "method": "tools/call", "params": {"name": tool, "arguments": arguments}})
-            replies.append(response.json())
-    web.should_exit = True
-    await serving
-    await server.close()
-    print(json.dumps(replies))
-
-asyncio.run(main(sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])))
-"""
-
-
-def test_a_server_embedding_the_plugins_runpack_storage_exports_into_it(
+def test_config_validate_names_the_table_only_the_plugin_can_check(
     plugin_venv: Path, tmp_path: Path
 ) -> None:
-    define, start, export = _in_venv(
-        plugin_venv,
-        EMBEDDED,
-        str(tmp_path),
-        json.dumps(SERVER_SPEC),
-        json.dumps(_start("allowed-run", 1)),
+    config = tmp_path / "decision-gate.toml"
+    config.write_text(f'[runpack_storage]\ntype = "acme_vault"\nroot = "{tmp_path}"\n')
+
+    output = _run(plugin_venv.parent / "decision-gate", "config", "validate", config)
+
+    assert output.splitlines() == [
+        "Config valid.",
+        "  runpack_storage.type = 'acme_vault': from plugin acme (acme-decision-gate 0.3.0); "
+        "its keys are checked by the plugin when the server starts",
+    ]
+
+
+def test_serve_exports_runpacks_into_the_plugins_runpack_storage(
+    plugin_venv: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "decision-gate.toml"
+    config.write_text(
+        '[server]\ntransport = "stdio"\n'
+        f'[runpack_storage]\ntype = "acme_vault"\nroot = "{tmp_path}"\n'
+        f'[[audit_sinks]]\ntype = "acme_log"\npath = "{tmp_path / "acme-audit.jsonl"}"\n'
     )
-    assert "error" not in define
-    assert "error" not in start
-    result = export["result"]["content"][0]["json"]
+    export = {
+        "scenario_id": "plugin-proof",
+        "tenant_id": 1,
+        "namespace_id": 2,
+        "run_id": "allowed-run",
+        "generated_at": {"kind": "logical", "value": 5},
+        "include_verification": True,
+        "manifest_name": None,
+    }
+    requests = (
+        _tool(1, "scenario_define", {"spec": SERVER_SPEC})
+        + _tool(2, "scenario_start", _start("allowed-run", 1))
+        + _tool(3, "runpack_export", export)
+    )
+    completed = subprocess.run(
+        [plugin_venv.parent / "decision-gate", "serve", "--config", config],
+        input=requests,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr.decode()
+    define, start, exported = _frames(completed.stdout)
+    assert "error" not in define, define
+    assert "error" not in start, start
+    result = exported["result"]["content"][0]["json"]
     vault = tmp_path / "acme-vault" / "tenant" / "1" / "namespace" / "2" / "run" / "allowed-run"
     assert result["storage_uri"] == str(vault)
     assert result["report"]["status"] == "pass"
