@@ -12,11 +12,16 @@ traceback; each runs as a real subprocess.
 from __future__ import annotations
 
 import json
+import re
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from decision_gate.config import ConfigError, parse_config
@@ -219,6 +224,10 @@ STARTUP_FAILURES = {
         '[providers.config]\nroot = "{missing}"\nroot_id = "evidence"\n',
         "error: evidence_provider 'json'",
     ),
+    "TLS files that do not exist": (
+        '[server.tls]\ncert_path = "{missing}/cert.pem"\nkey_path = "{missing}/key.pem"\n',
+        "error: [server.tls] cannot be loaded (cert_path = {missing}/cert.pem",
+    ),
     "a docs extra path that does not exist": (
         '[docs]\nextra_paths = ["{missing}"]\n',
         "error: docs extra path {missing}",
@@ -239,3 +248,49 @@ def test_a_serve_start_up_failure_is_one_line_on_stderr(case: str, tmp_path: Pat
     assert "Traceback" not in stderr
     assert len(stderr.splitlines()) == 1, stderr
     assert stderr.startswith(expected), stderr
+
+
+def test_serve_on_an_address_in_use_is_one_line_on_stderr(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        path = write_config(tmp_path, f'[server]\ntransport = "http"\nbind = "127.0.0.1:{port}"\n')
+
+        completed = decision_gate("serve", "--config", path)
+
+    stderr = completed.stderr.decode()
+    assert completed.returncode != 0
+    assert stderr.splitlines() == [stderr.strip()]
+    assert stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}: Address already in use")
+
+
+def test_serve_over_http_announces_the_bound_port_and_answers_there(tmp_path: Path) -> None:
+    path = write_config(tmp_path, HTTP)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "decision_gate", "serve", "--config", path],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        notice = process.stderr.readline()
+        match = re.fullmatch(
+            r"decision-gate: serving http on loopback 127\.0\.0\.1:(\d+)\n", notice
+        )
+        assert match is not None, notice
+        port = int(match.group(1))
+        assert port != 0
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        assert health.status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        returncode = process.wait(timeout=20)
+        rest = process.stderr.read() if process.stderr is not None else ""
+    assert returncode == 130, rest
+    assert rest.strip() == "aborted"

@@ -18,6 +18,7 @@ stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import os
+import socket
 import ssl
 import sys
 import time
@@ -36,6 +37,10 @@ _FALSE: Final = frozenset({"0", "false", "no", "n", "off"})
 
 class BindRefused(InvalidInput):
     """The config asks for an exposure the bind policy does not allow."""
+
+
+class ListenFailed(InvalidInput):
+    """The configured address cannot be bound, or its TLS files cannot be loaded."""
 
 
 def allow_non_loopback_from_env(environ: Mapping[str, str]) -> bool:
@@ -146,8 +151,8 @@ def print_lines(lines: list[str], stream: TextIO | None = None) -> None:
 def serve(config: DecisionGateConfig, *, allow_non_loopback: bool) -> None:
     """Run the server until interrupted (HTTP/SSE with uvicorn, or stdio).
 
-    The notices are printed once the server is built, so a start-up failure
-    is the only line on stderr."""
+    The notices are printed once the server is built and its address bound,
+    so a start-up failure is the only line on stderr."""
     import asyncio
 
     notices = check_bind_policy(config, allow_non_loopback=allow_non_loopback)
@@ -163,25 +168,63 @@ async def _serve(config: DecisionGateConfig, notices: list[str]) -> None:
 
     server = await DecisionGateServer.start(config)
     try:
-        print_lines(notices)
         if config.server.transport is Transport.STDIO:
             from decision_gate.server.mcp_standard import serve_stdio_any_framing
 
+            print_lines(notices)
             await serve_stdio_any_framing(server, sys.stdin.buffer, sys.stdout.buffer)
             return
         import uvicorn
 
         from decision_gate.server.http import create_app
 
-        web = uvicorn.Server(
-            uvicorn.Config(
-                create_app(config, server=server),
-                log_level="warning",
-                lifespan="on",
-                server_header=False,
-                **uvicorn_options(config),
-            )
+        web_config = uvicorn.Config(
+            create_app(config, server=server),
+            log_level="warning",
+            lifespan="on",
+            server_header=False,
+            **uvicorn_options(config),
         )
-        await web.serve()
+        listener = _listen(config, web_config)
+        try:
+            print_lines([_with_bound_address(line, config, listener) for line in notices])
+            await uvicorn.Server(web_config).serve(sockets=[listener])
+        finally:
+            listener.close()
     finally:
         await server.close()
+
+
+def _with_bound_address(line: str, config: DecisionGateConfig, listener: socket.socket) -> str:
+    """A notice naming the bind as bound: port 0 becomes the port the system chose."""
+    host, port = listener.getsockname()[:2]
+    bound = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return line.replace(str(config.server.bind), bound)
+
+
+def _listen(config: DecisionGateConfig, web_config: Any) -> socket.socket:
+    """Load the TLS files and bind the address before serving, so that either
+    failing is a typed error naming the setting rather than uvicorn's log line."""
+    tls = config.server.tls
+    try:
+        web_config.load()
+    except (OSError, ssl.SSLError) as error:
+        assert tls is not None
+        files = ", ".join(
+            f"{name} = {path}"
+            for name, path in (
+                ("cert_path", tls.cert_path),
+                ("key_path", tls.key_path),
+                ("client_ca_path", tls.client_ca_path),
+            )
+            if path is not None
+        )
+        reason = getattr(error, "strerror", None) or getattr(error, "reason", None) or error
+        raise ListenFailed(f"[server.tls] cannot be loaded ({files}): {reason}") from None
+    family = socket.AF_INET6 if ":" in web_config.host else socket.AF_INET
+    try:
+        return socket.create_server((web_config.host, web_config.port), family=family)
+    except OSError as error:
+        raise ListenFailed(
+            f"cannot listen on {config.server.bind}: {error.strerror or error}"
+        ) from None
