@@ -25,8 +25,13 @@ Config tables (`sections`), all optional:
 
 A `[[providers]]` entry with `type = "builtin"` selects decision-gate's own
 implementation named like the entry's `name`; `type = "plugin"` selects `implementation`
-(default: `name`); `type = "mcp"` entries are left to the server. The
-provider's `provider_id` must equal `name`.
+(default: `name`); the provider's `provider_id` must equal `name`. A
+`type = "mcp"` entry is an external provider (`providers.mcp_external`,
+server.md §5.2), built here like the others so the server, the hooks and the
+capability checks see one registry: its contract file is loaded, its process
+spawned (stdio) or its URL checked (HTTP), and its trust policy is the entry's
+`trust`, else `[trust] default_policy` (`audit` when absent). `Seams.close`
+stops the providers, and a start-up failure stops those already built.
 
 A name another distribution provides (`runpack_storage` `object_store`, the
 reference's S3 storage, is decision-gate-enterprise's) is reported as such
@@ -40,6 +45,7 @@ bounds each call (default 5000); after it the guard denies.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Final
@@ -219,7 +225,9 @@ class Seams:
     plugins: tuple[PluginInfo, ...]
 
     async def close(self) -> None:
-        """Close the stores and sinks (each is idempotent)."""
+        """Close the providers, stores and sinks (each is idempotent)."""
+        for provider_id in self.providers.ids():
+            await _close(self.providers.get(provider_id))
         await self.run_state_store.close()
         await self.schema_registry.close()
         await self.namespace_authority.close()
@@ -301,24 +309,75 @@ class _Builder:
     async def close_built(self, failure: BaseException) -> None:
         """Close what was built; a close that fails is noted on `failure`."""
         for obj in reversed(self.built):
-            close = getattr(obj, "close", None)
-            if close is not None and inspect.iscoroutinefunction(close):
+            if getattr(obj, "close", None) is not None:
                 try:
-                    await close()
+                    await _close(obj)
                 except Exception as error:  # noqa: BLE001 - the start-up error is the one raised
                     failure.add_note(
                         f"closing {type(obj).__name__} also failed: {type(error).__name__}"
                     )
 
 
-async def _providers(builder: _Builder, entries: Sequence[Mapping[str, Any]]) -> ProviderRegistry:
+async def _close(obj: object) -> None:
+    """`obj.close()`, awaited if async; a blocking one (an MCP provider joining its
+    process) runs in a thread so the loop keeps serving while it ends."""
+    close = getattr(obj, "close", None)
+    if close is None:
+        return
+    if inspect.iscoroutinefunction(close):
+        await close()
+        return
+    made = await asyncio.to_thread(close)
+    if inspect.isawaitable(made):
+        await made
+
+
+def _default_trust(sections: Mapping[str, Any]) -> Any:
+    return (_table(sections, "trust") or {}).get("default_policy", "audit")
+
+
+def _optional_text(entry: Mapping[str, Any], key: str, name: str) -> str | None:
+    value = entry.get(key)
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"[[providers]] {name}: {key} must be a string")
+    return value
+
+
+def _mcp_provider(entry: Mapping[str, Any], name: str, default_trust: Any) -> EvidenceProvider:
+    """The external provider of one `type = "mcp"` entry."""
+    # Imported here, not at the top: the MCP client shares the server's correlation-id
+    # rules (`decision_gate.server`), and the server package imports this one.
+    from decision_gate.providers.mcp_external import mcp_provider_from_config
+
+    command = entry.get("command") or ()
+    if not isinstance(command, list | tuple) or not all(isinstance(arg, str) for arg in command):
+        raise InvalidInput(f"[[providers]] {name}: command must be an array of strings")
+    return mcp_provider_from_config(
+        name,
+        capabilities_path=_optional_text(entry, "capabilities_path", name),
+        command=tuple(command),
+        url=_optional_text(entry, "url", name),
+        allow_insecure_http=entry.get("allow_insecure_http") is True,
+        auth=entry.get("auth"),
+        timeouts=entry.get("timeouts"),
+        trust=entry.get("trust"),
+        default_trust=default_trust,
+    )
+
+
+async def _providers(
+    builder: _Builder, entries: Sequence[Mapping[str, Any]], default_trust: Any = "audit"
+) -> ProviderRegistry:
     registry = ProviderRegistry()
     for entry in entries:
         name, kind = entry.get("name"), entry.get("type", "builtin")
-        if kind == "mcp":
-            continue
         if not isinstance(name, str) or not name:
             raise InvalidInput("[[providers]] name must be a non-empty string")
+        if kind == "mcp":
+            external = _mcp_provider(entry, name, default_trust)
+            builder.built.append(external)
+            registry.register(external)
+            continue
         if kind == "builtin":
             implementation: object = name
             if not _select(builder.catalogue, Seam.EVIDENCE_PROVIDER, name).plugin.builtin:
@@ -419,7 +478,9 @@ async def load_seams(
                 await builder.build_table(Seam.NAMESPACE_AUTHORITY, sections),
                 timeout=_timeout(authority_section, Seam.NAMESPACE_AUTHORITY.value),
             ),
-            providers=await _providers(builder, _array(sections, "providers")),
+            providers=await _providers(
+                builder, _array(sections, "providers"), _default_trust(sections)
+            ),
             policy=await builder.build(
                 Seam.POLICY_DECIDER, policy_section.get("engine", "permit_all"), policy_section
             ),
