@@ -19,6 +19,7 @@ from typing import Any
 import nacl.signing
 import pytest
 
+from decision_gate.core.errors import InvalidInput
 from decision_gate.plugins import load_seams
 from decision_gate.providers.evidence_trust import AuditTrust, SignatureRequired
 from decision_gate.providers.mcp_external import McpEvidenceProvider, McpStdioTransport
@@ -164,3 +165,18 @@ def _children_running(command: list[str]) -> list[int]:
         if parent == os.getpid() and cmdline == wanted and state != "Z":
             found.append(int(status.parent.name))
     return found
+
+
+async def test_a_trusted_key_that_cannot_be_read_stops_start_up(tmp_path: Path) -> None:
+    missing = str(tmp_path / "absent.pub")
+    policy = {"require_signature": {"keys": [missing]}}
+
+    with pytest.raises(InvalidInput, match=f"unable to read public key: {missing}"):
+        await load_seams({"trust": {"default_policy": policy}, "providers": [entry(tmp_path, "p")]})
+
+
+async def test_a_command_that_is_not_an_array_of_strings_is_refused(tmp_path: Path) -> None:
+    bad = {**entry(tmp_path, "p"), "command": "python stub.py stdio"}
+
+    with pytest.raises(InvalidInput, match=r"\[\[providers\]\] p: command must be an array"):
+        await load_seams({"providers": [bad]})
