@@ -23,12 +23,15 @@ import ssl
 import sys
 import time
 from collections.abc import Mapping
-from typing import Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from decision_gate.config import is_loopback_bind, parse_bind
 from decision_gate.config.model import AuthMode, DecisionGateConfig, TlsTermination, Transport
 from decision_gate.core.errors import InvalidInput
 from decision_gate.server.peer_certificate import PeerCertificateH11Protocol
+
+if TYPE_CHECKING:
+    import uvicorn
 
 ALLOW_NON_LOOPBACK_ENV: Final = "DECISION_GATE_ALLOW_NON_LOOPBACK"
 _TRUE: Final = frozenset({"1", "true", "yes", "y", "on"})
@@ -202,14 +205,16 @@ def _with_bound_address(line: str, config: DecisionGateConfig, listener: socket.
     return line.replace(str(config.server.bind), bound)
 
 
-def _listen(config: DecisionGateConfig, web_config: Any) -> socket.socket:
+def _listen(config: DecisionGateConfig, web_config: uvicorn.Config) -> socket.socket:
     """Load the TLS files and bind the address before serving, so that either
     failing is a typed error naming the setting rather than uvicorn's log line."""
     tls = config.server.tls
     try:
         web_config.load()
     except (OSError, ssl.SSLError) as error:
-        assert tls is not None
+        reason = getattr(error, "strerror", None) or getattr(error, "reason", None) or error
+        if tls is None:
+            raise ListenFailed(f"cannot start the HTTP server: {reason}") from None
         files = ", ".join(
             f"{name} = {path}"
             for name, path in (
@@ -219,7 +224,6 @@ def _listen(config: DecisionGateConfig, web_config: Any) -> socket.socket:
             )
             if path is not None
         )
-        reason = getattr(error, "strerror", None) or getattr(error, "reason", None) or error
         raise ListenFailed(f"[server.tls] cannot be loaded ({files}): {reason}") from None
     family = socket.AF_INET6 if ":" in web_config.host else socket.AF_INET
     try:
