@@ -47,12 +47,13 @@ def test_cli_page_documents_every_command() -> None:
         "decision-gate runpack export",
         "decision-gate runpack verify",
         "decision-gate plugins",
+        "decision-gate config validate",
     } <= documented
 
 
 def test_cli_page_examples_run_in_order(tmp_path: Path) -> None:
     for info, body in _blocks("cli.md"):
-        if info.startswith("json file="):
+        if info.startswith(("json file=", "toml file=")):
             (tmp_path / info.split("=", 1)[1].strip()).write_text(body, encoding="utf-8")
     for command in _cli_commands():
         argv = shlex.split(command)
