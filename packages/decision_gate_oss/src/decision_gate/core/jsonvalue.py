@@ -182,3 +182,20 @@ def strict_equal(left: JsonValue, right: JsonValue) -> bool:
             and all(strict_equal(item, right[key]) for key, item in left.items())
         )
     return False
+
+
+def json_type_name(value: object) -> str:
+    """The JSON type of a decoded value, for error messages ("boolean", not "bool")."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__

@@ -36,7 +36,7 @@ from decision_gate.core.canonical import HashDigest
 from decision_gate.core.comparators import Comparator
 from decision_gate.core.errors import InvalidInput
 from decision_gate.core.evidence import BytesEvidence, EvidenceValue, JsonEvidence
-from decision_gate.core.jsonvalue import JsonValue
+from decision_gate.core.jsonvalue import JsonValue, json_type_name
 from decision_gate.core.requirement import Requirement, requirement_from_json, requirement_to_json
 from decision_gate.core.tristate import GateOutcome, TriState
 
@@ -643,7 +643,7 @@ def _object_first(cls: Any, converter: cattrs.Converter) -> Callable[[Any, Any],
 
     def structure(value: Any, type_: Any) -> Any:
         if not isinstance(value, dict):
-            raise _WireTypeError(f"expected an object, got {_type_name(value)}")
+            raise _WireTypeError(f"expected an object, got {json_type_name(value)}")
         return structure_fields(value, type_)
 
     return structure
@@ -654,38 +654,22 @@ CONVERTER.register_structure_hook_factory(attrs.has, _object_first)
 _T = TypeVar("_T")
 
 
-def _type_name(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list | tuple):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
 def _strict_str(value: Any, _: type) -> str:
     if not isinstance(value, str):
-        raise _WireTypeError(f"expected a string, got {_type_name(value)}")
+        raise _WireTypeError(f"expected a string, got {json_type_name(value)}")
     return value
 
 
 def _strict_bool(value: Any, _: type) -> bool:
     if not isinstance(value, bool):
-        raise _WireTypeError(f"expected a boolean, got {_type_name(value)}")
+        raise _WireTypeError(f"expected a boolean, got {json_type_name(value)}")
     return value
 
 
 def _integer_in(low: int, high: int) -> Callable[[Any, type], int]:
     def structure(value: Any, _: type) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise _WireTypeError(f"expected an integer, got {_type_name(value)}")
+            raise _WireTypeError(f"expected an integer, got {json_type_name(value)}")
         if not low <= value <= high:
             raise _WireValueError(f"integer {value} is outside {low}..{high}")
         return value
@@ -724,12 +708,12 @@ def _check_json(value: Any, depth: int) -> None:
                 raise TypeError("object keys must be strings")
             _check_json(item, depth + 1)
         return
-    raise TypeError(f"not a JSON value: {_type_name(value)}")
+    raise TypeError(f"not a JSON value: {json_type_name(value)}")
 
 
 def _bytes_from_json(value: Any, _: type) -> bytes:
     if not isinstance(value, list):
-        raise _WireTypeError(f"expected an array of bytes, got {_type_name(value)}")
+        raise _WireTypeError(f"expected an array of bytes, got {json_type_name(value)}")
     for item in value:
         if isinstance(item, bool) or not isinstance(item, int) or not 0 <= item <= 255:
             raise _WireValueError("byte arrays hold integers 0..255")
@@ -747,7 +731,7 @@ def _array_tuple_factory(cls: Any, converter: cattrs.Converter) -> Callable[[Any
 
     def structure(value: Any, type_: Any) -> Any:
         if not isinstance(value, list | tuple):
-            raise _WireTypeError(f"expected an array, got {_type_name(value)}")
+            raise _WireTypeError(f"expected an array, got {json_type_name(value)}")
         return structure_items(value, type_)
 
     return structure
@@ -779,7 +763,7 @@ CONVERTER.register_unstructure_hook(HashDigest, lambda d: d.to_json())
 
 def _hash_digest(value: Any) -> HashDigest:
     if not isinstance(value, dict):
-        raise TypeError(f"expected a hash digest object, got {_type_name(value)}")
+        raise TypeError(f"expected a hash digest object, got {json_type_name(value)}")
     extra = set(value) - {"algorithm", "value"}
     if extra:
         raise ValueError(f"unknown keys in hash digest: {sorted(extra)}")
@@ -879,7 +863,7 @@ def parse(cls: type[_T], data: Any, what: str | None = None) -> _T:
     if attrs.has(cls) and not isinstance(data, dict):
         # cattrs' generated hooks assume a mapping and fail with AttributeError.
         label = what or cls.__name__
-        raise InvalidInput(f"invalid {label}: expected an object, got {_type_name(data)} @ $")
+        raise InvalidInput(f"invalid {label}: expected an object, got {json_type_name(data)} @ $")
     try:
         return CONVERTER.structure(data, cls)
     except cattrs.BaseValidationError as error:

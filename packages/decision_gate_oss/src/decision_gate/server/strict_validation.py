@@ -26,6 +26,7 @@ import jsonschema
 from decision_gate.config.model import ValidationConfig
 from decision_gate.core.comparators import Comparator
 from decision_gate.core.errors import InvalidInput
+from decision_gate.core.jsonvalue import json_type_name
 from decision_gate.core.model import ConditionSpec, ScenarioSpec
 from decision_gate.server.capabilities import CapabilityRegistry
 
@@ -120,18 +121,6 @@ def _meta(schema: Mapping[str, Any]) -> Mapping[str, Any]:
     return meta
 
 
-def _json_kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
-
-
 def type_classes(schema: Any) -> list[TypeClass]:
     """The type classes a schema admits (null dropped when something else is admitted)."""
     if not isinstance(schema, Mapping):
@@ -145,7 +134,7 @@ def type_classes(schema: Any) -> list[TypeClass]:
         values = schema["enum"]
         if not values:
             raise _invalid("enum must contain at least one value")
-        kinds = {_json_kind(value) for value in values}
+        kinds = {json_type_name(value) for value in values}
         if kinds & {"array", "object"}:
             raise _invalid("enum values must be scalar types")
         if len(kinds) > 1:

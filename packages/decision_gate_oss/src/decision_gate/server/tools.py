@@ -66,7 +66,7 @@ from decision_gate.seams.access import CallContext
 from decision_gate.seams.audit_sink import AuditEvent, AuditEventKind
 from decision_gate.seams.namespace_authority import NamespaceDecision
 from decision_gate.seams.runpack_storage import RunpackDirectory, RunpackStorage, RunpackTarget
-from decision_gate.seams.schema_registry import DataShapeRecord, DataShapeSignature, schema_size
+from decision_gate.seams.schema_registry import DataShapeRecord, schema_size
 from decision_gate.seams.usage_meter import UsageMetric, UsageRequest
 from decision_gate.server.auth import Authenticator, AuthOutcome, Caller
 from decision_gate.server.capabilities import CapabilityRegistry
@@ -598,22 +598,7 @@ class ToolRouter:
             validator_class.check_schema(raw["schema"])
         except jsonschema.SchemaError as error:
             raise InvalidInput(f"invalid schema: {error.message}") from None
-        record = DataShapeRecord(
-            tenant_id=raw["tenant_id"],
-            namespace_id=raw["namespace_id"],
-            schema_id=raw["schema_id"],
-            version=raw["version"],
-            schema=raw["schema"],
-            created_at=raw["created_at"],
-            description=raw.get("description"),
-            signing=None
-            if signing is None
-            else DataShapeSignature(
-                key_id=signing["key_id"],
-                signature=signing["signature"],
-                algorithm=signing.get("algorithm"),
-            ),
-        )
+        record = DataShapeRecord.from_json(raw)
         await self.seams.schema_registry.register(record)
         return {"record": record.to_json()}
 
