@@ -1,7 +1,18 @@
 """Documentation served to agents: `decision_gate_docs_search` and `decision-gate://docs/`.
 
-The pages are markdown shipped in this package (`server/pages/`), plus any
-`docs.extra_paths` the operator adds (`decision-gate://docs/custom/<id>`).
+The default pages are the four agent pages shipped in `server/pages/`
+followed by decision-gate's user documentation (the repository's `docs/`
+pages, never `docs/platform_core/`, which belongs to another distribution),
+plus any `docs.extra_paths` the operator adds (`decision-gate://docs/custom/<id>`).
+A user page's id is its path under `docs/` without `.md`, `/` becoming `-`
+(`decision-gate://docs/transports-http`); its title is its first `# ` line.
+Its role says what kind of answer it gives: concepts defines terms
+(ontology); cli, server and configuration say which command, tool or setting
+to use (decision); security explains why the guarantees hold (reasoning);
+plugins and the transport pages are worked recipes (pattern).
+The wheel carries the user pages as `decision_gate/docs/` (hatchling
+force-include, listed in pyproject.toml); a source checkout reads them from
+the repository instead, see `_user_docs_folder`.
 Limits are checked when the catalogue is built (per-doc and total bytes,
 number of docs), so a running server never reads a file it was not started
 with. Search is deterministic (server.md §2.2): pages are split at `## ` and
@@ -18,12 +29,14 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import Any, Final
 
 import attrs
 
 from decision_gate.config.model import DocsConfig
-from decision_gate.core.errors import InvalidInput
+from decision_gate.core.errors import InternalError, InvalidInput
 
 URI_PREFIX: Final = "decision-gate://docs/"
 ROLES: Final = ("reasoning", "decision", "ontology", "pattern")
@@ -50,6 +63,20 @@ _PAGES: Final = (
     ("tooling.md", "tooling", "decision"),
     ("providers.md", "providers", "ontology"),
     ("agent-playbook.md", "agent-playbook", "pattern"),
+)
+# decision-gate's user documentation: (path under docs/, role); the wheel's
+# force-include table in pyproject.toml lists the same paths.
+USER_PAGES: Final = (
+    ("concepts.md", "ontology"),
+    ("cli.md", "decision"),
+    ("server.md", "decision"),
+    ("configuration.md", "decision"),
+    ("security.md", "reasoning"),
+    ("plugins.md", "pattern"),
+    ("transports/http.md", "pattern"),
+    ("transports/mcp.md", "pattern"),
+    ("transports/sse.md", "pattern"),
+    ("transports/stdio.md", "pattern"),
 )
 _HEADING: Final = re.compile(r"^(#{2,3}) (.+)$")
 
@@ -93,6 +120,23 @@ def _sections(index: int, page: DocPage) -> list[DocSection]:
     return sections
 
 
+def _user_doc_id(path: str) -> str:
+    """`transports/http.md` -> `transports-http`."""
+    return path.removesuffix(".md").replace("/", "-")
+
+
+def _user_docs_folder() -> Traversable:
+    """Where the user pages are: `decision_gate.docs` in an installed wheel; else,
+    in an editable or source checkout where hatchling's force-include never ran,
+    the `docs/` folder of the repository this file sits in
+    (`<repo>/packages/decision_gate_oss/src/decision_gate/server/docs.py`).
+    """
+    try:
+        return resources.files("decision_gate.docs")
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[5] / "docs"
+
+
 def _custom_id(path: str, taken: set[str]) -> str:
     stem = os.path.splitext(os.path.basename(path))[0].lower()
     base = re.sub(r"[^a-z0-9]", "_", stem) or "doc"
@@ -133,6 +177,19 @@ class DocsCatalogue:
             for file_name, doc_id, role in _PAGES:
                 text = folder.joinpath(file_name).read_text("utf-8")
                 admit(doc_id, URI_PREFIX + doc_id, text, role, file_name)
+            user_folder = _user_docs_folder()
+            for path, role in USER_PAGES:
+                page = user_folder
+                for part in path.split("/"):  # one step at a time: 3.11's namespace
+                    page = page.joinpath(part)  # package paths take a single child
+                try:
+                    text = page.read_text("utf-8")
+                except OSError:
+                    raise InternalError(
+                        f"decision-gate's documentation page {path} is not installed"
+                    ) from None
+                doc_id = _user_doc_id(path)
+                admit(doc_id, URI_PREFIX + doc_id, text, role, path)
         taken: set[str] = set()
         for path in config.extra_paths if config.enabled else ():
             try:
