@@ -118,3 +118,24 @@ def test_an_install_missing_its_docs_fails_start_up_with_a_typed_error(
         "error": "InternalError",
         "message": "decision-gate's documentation page concepts.md is not installed",
     }
+
+
+def test_a_wheel_built_from_the_sdist_carries_the_documentation(tmp_path: Path) -> None:
+    # `uv build` builds the sdist first and the wheel from it, away from the repository:
+    # the sdist must carry the pages itself.
+    done = subprocess.run(
+        [UV, "build", os.fspath(DECISION_GATE), "-o", os.fspath(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    (built,) = tmp_path.glob("*.whl")
+    with zipfile.ZipFile(built) as archive:
+        pages = sorted(
+            name.removeprefix("decision_gate/docs/")
+            for name in archive.namelist()
+            if name.startswith("decision_gate/docs/")
+        )
+    assert pages == sorted(path for path, _ in USER_PAGES)

@@ -10,8 +10,8 @@ Its role says what kind of answer it gives: concepts defines terms
 (ontology); cli, server and configuration say which command, tool or setting
 to use (decision); security explains why the guarantees hold (reasoning);
 plugins and the transport pages are worked recipes (pattern).
-The wheel carries the user pages as `decision_gate/docs/` (hatchling
-force-include, listed in pyproject.toml); a source checkout reads them from
+The wheel carries the user pages as `decision_gate/docs/` (put there by
+the build hook hatch_build.py); a source checkout reads them from
 the repository instead, see `_user_docs_folder`.
 Limits are checked when the catalogue is built (per-doc and total bytes,
 number of docs), so a running server never reads a file it was not started
@@ -64,8 +64,8 @@ _PAGES: Final = (
     ("providers.md", "providers", "ontology"),
     ("agent-playbook.md", "agent-playbook", "pattern"),
 )
-# decision-gate's user documentation: (path under docs/, role); the wheel's
-# force-include table in pyproject.toml lists the same paths.
+# decision-gate's user documentation: (path under docs/, role); the build hook
+# (packages/decision_gate_oss/hatch_build.py) ships the same paths.
 USER_PAGES: Final = (
     ("concepts.md", "ontology"),
     ("cli.md", "decision"),
@@ -127,7 +127,7 @@ def _user_doc_id(path: str) -> str:
 
 def _user_docs_folder() -> Traversable:
     """Where the user pages are: `decision_gate.docs` in an installed wheel; else,
-    in an editable or source checkout where hatchling's force-include never ran,
+    in an editable or source checkout, where the build hook never ran,
     the `docs/` folder of the repository this file sits in
     (`<repo>/packages/decision_gate_oss/src/decision_gate/server/docs.py`).
     """
