@@ -9,9 +9,8 @@ restart; a lock serialises writers.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 
-from decision_gate.core.canonical import canonical_json_bytes
+from decision_gate.core.canonical import canonical_json_bytes, sha256_hex
 from decision_gate.core.errors import Conflict, InvalidInput, StoreCorrupt, StoreError
 from decision_gate.core.jsonvalue import loads
 from decision_gate.seams.schema_registry import (
@@ -60,12 +59,12 @@ class MemorySchemaRegistry:
                 held = sum(1 for k in self._records if k[:2] == key[:2])
                 if held >= self._max_entries:
                     raise Conflict("schema registry max entries exceeded")
-            self._records[key] = (data, hashlib.sha256(data).hexdigest())
+            self._records[key] = (data, sha256_hex(data))
 
     def _decode(self, key: _Key) -> DataShapeRecord:
         data, digest = self._records[key]
         label = "/".join(str(part) for part in key)
-        if hashlib.sha256(data).hexdigest() != digest:
+        if sha256_hex(data) != digest:
             raise StoreCorrupt(f"schema {label} failed its hash check")
         value = loads(data)
         if not isinstance(value, dict):

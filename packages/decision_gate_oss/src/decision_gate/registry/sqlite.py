@@ -13,14 +13,13 @@ worker thread so the event loop never blocks.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final, TypeVar
 
-from decision_gate.core.canonical import canonical_json_bytes
+from decision_gate.core.canonical import canonical_json_bytes, sha256_hex
 from decision_gate.core.errors import Conflict, InvalidInput, StoreCorrupt, StoreError
 from decision_gate.core.jsonvalue import loads
 from decision_gate.seams.schema_registry import (
@@ -127,7 +126,7 @@ class SqliteSchemaRegistry:
         if schema_size(record.schema) > self._max_bytes:
             raise InvalidInput("schema exceeds size limit")
         data = canonical_json_bytes(record.to_json())
-        digest = hashlib.sha256(data).hexdigest()
+        digest = sha256_hex(data)
 
         def insert(connection: sqlite3.Connection) -> None:
             connection.execute("BEGIN IMMEDIATE")
@@ -161,7 +160,7 @@ class SqliteSchemaRegistry:
         await self._call(insert)
 
     def _decode(self, key: str, data: object, digest: object) -> DataShapeRecord:
-        if not isinstance(data, bytes) or hashlib.sha256(data).hexdigest() != digest:
+        if not isinstance(data, bytes) or sha256_hex(data) != digest:
             raise StoreCorrupt(f"schema {key} failed its hash check")
         try:
             value = loads(data)
