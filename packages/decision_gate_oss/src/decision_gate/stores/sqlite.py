@@ -148,47 +148,25 @@ _READ_PAGE: Final = 32  # records per read while streaming a log: bounds export 
 
 # Record reads: the first parameter is the size limit (an oversized blob is
 # reported, not loaded), then the run key, then the query's own parameters.
-_DECISION_BY_TRIGGER: Final = """
+_RECORDS_OF_RUN: Final = """
     SELECT kind, seq, length(record_json),
            CASE WHEN length(record_json) <= ? THEN record_json END, record_hash
     FROM run_records
-    WHERE tenant_id = ? AND namespace_id = ? AND run_id = ?
-      AND kind = 'decisions' AND trigger_id = ?
-    ORDER BY position LIMIT 1"""
-_GATE_EVALS_BY_TRIGGER: Final = """
-    SELECT kind, seq, length(record_json),
-           CASE WHEN length(record_json) <= ? THEN record_json END, record_hash
-    FROM run_records
-    WHERE tenant_id = ? AND namespace_id = ? AND run_id = ?
-      AND kind = 'gate_evals' AND trigger_id = ?
-    ORDER BY position"""
-_PACKETS_BY_DECISION: Final = """
-    SELECT kind, seq, length(record_json),
-           CASE WHEN length(record_json) <= ? THEN record_json END, record_hash
-    FROM run_records
-    WHERE tenant_id = ? AND namespace_id = ? AND run_id = ?
-      AND kind = 'packets' AND decision_id = ?
-    ORDER BY position"""
-_SUBMISSION_BY_ID: Final = """
-    SELECT kind, seq, length(record_json),
-           CASE WHEN length(record_json) <= ? THEN record_json END, record_hash
-    FROM run_records
-    WHERE tenant_id = ? AND namespace_id = ? AND run_id = ?
-      AND kind = 'submissions' AND submission_id = ?
-    ORDER BY position LIMIT 1"""
-_LOG_PAGE: Final = """
-    SELECT kind, seq, length(record_json),
-           CASE WHEN length(record_json) <= ? THEN record_json END, record_hash
-    FROM run_records
-    WHERE tenant_id = ? AND namespace_id = ? AND run_id = ?
-      AND kind = ? AND seq > ? AND seq <= ?
-    ORDER BY seq LIMIT ?"""
-_ALL_RECORDS: Final = """
-    SELECT kind, seq, length(record_json),
-           CASE WHEN length(record_json) <= ? THEN record_json END, record_hash
-    FROM run_records
-    WHERE tenant_id = ? AND namespace_id = ? AND run_id = ?
-    ORDER BY position"""
+    WHERE tenant_id = ? AND namespace_id = ? AND run_id = ?"""
+_DECISION_BY_TRIGGER: Final = (
+    _RECORDS_OF_RUN + " AND kind = 'decisions' AND trigger_id = ? ORDER BY position LIMIT 1"
+)
+_GATE_EVALS_BY_TRIGGER: Final = (
+    _RECORDS_OF_RUN + " AND kind = 'gate_evals' AND trigger_id = ? ORDER BY position"
+)
+_PACKETS_BY_DECISION: Final = (
+    _RECORDS_OF_RUN + " AND kind = 'packets' AND decision_id = ? ORDER BY position"
+)
+_SUBMISSION_BY_ID: Final = (
+    _RECORDS_OF_RUN + " AND kind = 'submissions' AND submission_id = ? ORDER BY position LIMIT 1"
+)
+_LOG_PAGE: Final = _RECORDS_OF_RUN + " AND kind = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?"
+_ALL_RECORDS: Final = _RECORDS_OF_RUN + " ORDER BY position"
 _HEAD: Final = """
     SELECT version, record_count, length(head_json),
            CASE WHEN length(head_json) <= ? THEN head_json END, head_hash
@@ -506,9 +484,7 @@ class SqliteRunStateStore:
                     head = self._head_row(connection, key)
                     if head is None:
                         raise NotFound(f"run not found: {key}")
-                    rows = connection.execute(
-                        _ALL_RECORDS, (self._max_bytes, *_run_params(key))
-                    )
+                    rows = connection.execute(_ALL_RECORDS, (self._max_bytes, *_run_params(key)))
                     return run_problems(head, (self._stored_record(key, row) for row in rows))
                 except StoreCorrupt as error:
                     return [str(error)]
