@@ -6,15 +6,13 @@ primary key (tenant, namespace, schema_id, version) makes a duplicate register
 a `Conflict` atomically; the max-entries check and the insert run in one
 `BEGIN IMMEDIATE` transaction, so concurrent writers cannot overshoot it.
 Listing is keyset pagination in SQLite's BINARY order, which is the plain
-string order the seam requires. One connection behind a lock, used from a
-worker thread so the event loop never blocks.
+string order the seam requires. The connection plumbing is
+`decision_gate.sqlite_file`, shared with the run-state store.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final, TypeVar
@@ -31,6 +29,7 @@ from decision_gate.seams.schema_registry import (
     encode_cursor,
     schema_size,
 )
+from decision_gate.sqlite_file import SqliteFile, transaction
 
 __all__ = ["SqliteSchemaRegistry"]
 
@@ -79,27 +78,18 @@ class SqliteSchemaRegistry:
         self._busy_timeout_ms = busy_timeout_ms
         self._max_bytes = max_schema_bytes
         self._max_entries = max_entries
-        self._lock = threading.Lock()
-        self._connection: sqlite3.Connection | None = None
-        self._closed = False
+        self._file = SqliteFile(
+            open_connection=self._connect,
+            translate=lambda error: StoreError(
+                f"schema registry {self._path} failed: {type(error).__name__}"
+            ),
+            closed_message="schema registry is closed",
+        )
 
     async def _call(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
-        return await asyncio.to_thread(self._locked, work)
-
-    def _locked(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
-        with self._lock:
-            if self._closed:
-                raise StoreError("schema registry is closed")
-            try:
-                return work(self._connect())
-            except sqlite3.Error as error:
-                raise StoreError(
-                    f"schema registry {self._path} failed: {type(error).__name__}"
-                ) from None
+        return await self._file.call(work)
 
     def _connect(self) -> sqlite3.Connection:
-        if self._connection is not None:
-            return self._connection
         if self._path.is_dir():
             raise StoreError(f"schema registry path is a directory: {self._path}")
         self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -119,7 +109,6 @@ class SqliteSchemaRegistry:
         except BaseException:
             connection.close()
             raise
-        self._connection = connection
         return connection
 
     async def register(self, record: DataShapeRecord) -> None:
@@ -129,33 +118,28 @@ class SqliteSchemaRegistry:
         digest = sha256_hex(data)
 
         def insert(connection: sqlite3.Connection) -> None:
-            connection.execute("BEGIN IMMEDIATE")
             try:
-                if self._max_entries is not None:
-                    (held,) = connection.execute(
-                        "SELECT COUNT(*) FROM data_shapes WHERE tenant_id=? AND namespace_id=?",
-                        (record.tenant_id, record.namespace_id),
-                    ).fetchone()
-                    if held >= self._max_entries:
-                        raise Conflict("schema registry max entries exceeded")
-                connection.execute(
-                    "INSERT INTO data_shapes VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        record.tenant_id,
-                        record.namespace_id,
-                        record.schema_id,
-                        record.version,
-                        data,
-                        digest,
-                    ),
-                )
+                with transaction(connection, immediate=True):
+                    if self._max_entries is not None:
+                        (held,) = connection.execute(
+                            "SELECT COUNT(*) FROM data_shapes WHERE tenant_id=? AND namespace_id=?",
+                            (record.tenant_id, record.namespace_id),
+                        ).fetchone()
+                        if held >= self._max_entries:
+                            raise Conflict("schema registry max entries exceeded")
+                    connection.execute(
+                        "INSERT INTO data_shapes VALUES (?, ?, ?, ?, ?, ?)",
+                        (
+                            record.tenant_id,
+                            record.namespace_id,
+                            record.schema_id,
+                            record.version,
+                            data,
+                            digest,
+                        ),
+                    )
             except sqlite3.IntegrityError:
-                connection.execute("ROLLBACK")
                 raise Conflict("schema already registered") from None
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
 
         await self._call(insert)
 
@@ -211,8 +195,4 @@ class SqliteSchemaRegistry:
         await self._call(lambda c: c.execute("SELECT 1").fetchone())
 
     async def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
+        await self._file.close()

@@ -19,22 +19,17 @@ records, so its cost does not grow with the run's history. Every read
 re-hashes the bytes it returns (`integrity`). The reference's per-save state
 versions (and their pruning) have no counterpart: the logs are the history.
 
-One connection per store, used by one worker thread at a time under a
-`threading.Lock`: SQLite admits one writer per file whatever the connection
-count, the hot-path reads are single index probes, and a single connection
-can be closed deterministically (per-thread connections would outlive
-`close()` in the executor's threads). Several processes share a file through
+One connection per store, used by one worker thread at a time
+(`decision_gate.sqlite_file`, shared with the SQLite schema registry). Several
+processes share a file through
 WAL and the busy timeout; `BEGIN IMMEDIATE` takes the write lock up front so
 two writers never both read a version and then race to write it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -62,6 +57,7 @@ from decision_gate.core.runlog import (
     RunKey,
     run_state_from,
 )
+from decision_gate.sqlite_file import SqliteFile, transaction
 from decision_gate.stores.integrity import (
     DEFAULT_MAX_STATE_BYTES,
     StoredRecord,
@@ -253,25 +249,16 @@ class SqliteRunStateStore:
         self._busy_timeout_ms = busy_timeout_ms
         self._max_bytes = max_state_bytes
         self._on_connect = on_connect
-        self._lock = threading.Lock()
-        self._connection: sqlite3.Connection | None = None
-        self._closed = False
+        self._file = SqliteFile(
+            open_connection=self._open,
+            translate=_store_error,
+            closed_message="run-state store is closed",
+        )
 
     # ------------------------------------------------------------------ plumbing
 
     async def _call(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
-        return await asyncio.to_thread(self._locked, work)
-
-    def _locked(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
-        with self._lock:
-            if self._closed:
-                raise StoreError("run-state store is closed")
-            try:
-                if self._connection is None:
-                    self._connection = self._open()
-                return work(self._connection)
-            except sqlite3.Error as error:
-                raise _store_error(error) from None
+        return await self._file.call(work)
 
     def _open(self) -> sqlite3.Connection:
         if self._path.is_dir():
@@ -354,7 +341,7 @@ class SqliteRunStateStore:
         ]
 
         def work(connection: sqlite3.Connection) -> None:
-            with _transaction(connection, immediate=True):
+            with transaction(connection, immediate=True):
                 if delta.previous_version == 0:
                     cursor = connection.execute(
                         _CREATE_HEAD,
@@ -469,7 +456,7 @@ class SqliteRunStateStore:
         self, connection: sqlite3.Connection, key: RunKey
     ) -> tuple[RunHead, list[StoredRecord]] | None:
         """The head and every record of one version (a read transaction is one snapshot)."""
-        with _transaction(connection, immediate=False):
+        with transaction(connection, immediate=False):
             head = self._head_row(connection, key)
             if head is None:
                 return None
@@ -479,7 +466,7 @@ class SqliteRunStateStore:
         def work(connection: sqlite3.Connection) -> list[str]:
             # Streams the records through a cursor: verifying a long run (as every
             # export does) costs memory for one record, not for the run.
-            with _transaction(connection, immediate=False):
+            with transaction(connection, immediate=False):
                 try:
                     head = self._head_row(connection, key)
                     if head is None:
@@ -526,7 +513,7 @@ class SqliteRunStateStore:
             raise StoreError(f"scenario {scenario_id}: definition exceeds size limit")
 
         def work(connection: sqlite3.Connection) -> bool:
-            with _transaction(connection, immediate=True):
+            with transaction(connection, immediate=True):
                 stored = self._scenario_row(connection, scenario_id)
                 if stored is not None:
                     if stored[1] != spec_hash:
@@ -580,30 +567,12 @@ class SqliteRunStateStore:
         await self._call(lambda connection: connection.execute("SELECT 1").fetchone())
 
     async def close(self) -> None:
-        await asyncio.to_thread(self._close)
-
-    def _close(self) -> None:
-        with self._lock:
-            self._closed = True
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
-
-
-@contextmanager
-def _transaction(connection: sqlite3.Connection, *, immediate: bool) -> Iterator[None]:
-    connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
-    try:
-        yield
-    except BaseException:
-        connection.rollback()
-        raise
-    connection.execute("COMMIT")
+        await self._file.close()
 
 
 def _migrate(connection: sqlite3.Connection) -> None:
     """Bring the file to `SCHEMA_VERSION`, or refuse a file this build cannot read."""
-    with _transaction(connection, immediate=True):
+    with transaction(connection, immediate=True):
         tables = {
             row[0]
             for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
